@@ -1,0 +1,49 @@
+"""The one place that turns the message models into the JSON Schema files agencies read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from schemas.alert import Alert
+from schemas.contact_event import ContactEventV1
+from schemas.dlq import AlertDlqRecord, DlqRecord
+from schemas.link import LinkDecision
+from schemas.standardised import StandardisedEvent
+
+__all__ = ["SCHEMA_DIR", "MODELS", "render", "write_all"]
+
+SCHEMA_DIR = Path(__file__).parent / "json"
+
+#: file stem -> model; one file per message on a topic or in a file contract.
+MODELS: dict[str, type[BaseModel]] = {
+    "contact_event.v1": ContactEventV1,
+    "standardised_event": StandardisedEvent,
+    "link_decision": LinkDecision,
+    "alert": Alert,
+    "dlq_record": DlqRecord,
+    "alert_dlq_record": AlertDlqRecord,
+}
+
+
+def render(model: type[BaseModel]) -> str:
+    """The JSON Schema text for one model, stable across runs."""
+    return json.dumps(model.model_json_schema(mode="validation"), indent=2, sort_keys=True) + "\n"
+
+
+def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
+    """Write every schema file; returns the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, model in MODELS.items():
+        path = directory / f"{stem}.schema.json"
+        path.write_text(render(model), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    for written in write_all():
+        print(written)

@@ -1,0 +1,1 @@
+"""Ingest: validate and standardise contact events from Kafka and the HTTP gateway."""

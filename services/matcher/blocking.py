@@ -1,0 +1,47 @@
+"""The one place for blocking-key material: which stored records an event is compared with.
+
+Keys pair two fields each, so one wrong or missing field cannot hide a match: a mistyped birth
+date still meets its record through the names, a new surname through birth date and given name.
+Pure; index.py hashes the material with a secret key before it reaches Redis.
+"""
+
+from __future__ import annotations
+
+from services.matcher.standardise import Features, equivalence_groups, phonetic
+
+__all__ = ["block_keys", "given_key"]
+
+
+def given_key(token: str) -> str:
+    """Nicknames and transliterations share one key (their lowest group id); else phonetic."""
+    groups = equivalence_groups().get(token)
+    return f"g{min(groups)}" if groups else phonetic(token)
+
+
+def _dob_key(dob: str | None) -> str:
+    """Year plus day and month in sorted order, so a day/month swap keys the same."""
+    if not dob:
+        return ""
+    year, month, day = dob.split("-")
+    return f"{year}{min(month, day)}{max(month, day)}"
+
+
+def block_keys(f: Features) -> list[str]:
+    """Key material for one record; empty fields contribute no key."""
+    given = given_key(f.given[0]) if f.given else ""
+    families = {phonetic("".join(f.family))} | {phonetic(p) for p in f.family}
+    families.discard("")
+    dob = _dob_key(f.dob)
+    keys = [f"nhs|{f.nhs}" if f.nhs else "", f"rec|{f.agency_id}|{f.agency_record_id}"]
+    if dob:
+        keys.append(f"dg|{dob}|{given}" if given else "")
+        keys.extend(f"df|{dob}|{fam}" for fam in families)
+    for fam in families:
+        keys.append(f"gf|{given}|{fam}" if given else "")
+        keys.append(f"pf|{f.postcode}|{fam}" if f.postcode else "")
+    if given and f.postcode:
+        keys.append(f"pg|{f.postcode}|{given}")
+    if f.given and f.family:
+        pair = sorted((phonetic(f.given[0]), phonetic("".join(f.family))))
+        keys.append(f"sw|{pair[0]}|{pair[1]}")
+    return sorted({k for k in keys if k})

@@ -1,0 +1,223 @@
+"""The one place for the level predicates: is this pair at this level of this comparison?
+
+Pure functions of two Features. model.py orders them into comparisons (null first, else
+last); a predicate may assume the levels before it were not met.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import jellyfish
+
+from services.matcher.standardise import (
+    PLACEHOLDER_GIVEN_NAMES,
+    Features,
+    equivalence_groups,
+    phonetic,
+)
+
+__all__ = ["Predicate", "close_enough", "dob_one_digit", "dob_swapped", "dob_year_off"]
+
+Predicate = Callable[[Features, Features], bool]
+
+CLOSE_NAME_JW = 0.88  # Jaro-Winkler above which two names are typing variants of each other
+
+
+def close_enough(x: str, y: str, threshold: float = CLOSE_NAME_JW) -> bool:
+    return bool(x and y) and jellyfish.jaro_winkler_similarity(x, y) >= threshold
+
+
+def _first(tokens: tuple[str, ...]) -> str:
+    return tokens[0] if tokens else ""
+
+
+def _joined(tokens: tuple[str, ...]) -> str:
+    return "".join(tokens)
+
+
+# --- given name ---------------------------------------------------------------------------
+
+def given_null(a: Features, b: Features) -> bool:
+    return not a.given or not b.given
+
+
+def given_placeholder(a: Features, b: Features) -> bool:
+    return " ".join(a.given) in PLACEHOLDER_GIVEN_NAMES or " ".join(b.given) in (
+        PLACEHOLDER_GIVEN_NAMES
+    )
+
+
+def given_exact(a: Features, b: Features) -> bool:
+    return _first(a.given) == _first(b.given) or _joined(a.given) == _joined(b.given)
+
+
+def given_equivalent(a: Features, b: Features) -> bool:
+    groups = equivalence_groups()
+    ga = groups.get(_first(a.given), frozenset())
+    return bool(ga & groups.get(_first(b.given), frozenset()))
+
+
+def given_phonetic(a: Features, b: Features) -> bool:
+    return phonetic(_first(a.given)) == phonetic(_first(b.given))
+
+
+def given_close(a: Features, b: Features) -> bool:
+    return close_enough(_first(a.given), _first(b.given))
+
+
+def given_swapped(a: Features, b: Features) -> bool:
+    """Given and family names recorded the wrong way round."""
+    return bool(a.family) and a.given == b.family and a.family == b.given
+
+
+def given_other_name(a: Features, b: Features) -> bool:
+    """One side's given name is among the other's middle, other or further given names."""
+    ga, gb = _first(a.given), _first(b.given)
+    names_b = set(b.given[1:] + b.middle + b.other_names)
+    names_a = set(a.given[1:] + a.middle + a.other_names)
+    return ga in names_b or gb in names_a
+
+
+# --- family name --------------------------------------------------------------------------
+
+def family_null(a: Features, b: Features) -> bool:
+    return not a.family or not b.family
+
+
+def family_exact(a: Features, b: Features) -> bool:
+    return _joined(a.family) == _joined(b.family)
+
+
+def family_phonetic(a: Features, b: Features) -> bool:
+    return phonetic(_joined(a.family)) == phonetic(_joined(b.family))
+
+
+def family_close(a: Features, b: Features) -> bool:
+    return close_enough(_joined(a.family), _joined(b.family))
+
+
+def family_part(a: Features, b: Features) -> bool:
+    """Double-barrelled or hyphenated on one side, one of its parts on the other."""
+    return bool(set(a.family) & set(b.family)) or given_swapped(a, b)
+
+
+# --- date of birth ------------------------------------------------------------------------
+
+def dob_null(a: Features, b: Features) -> bool:
+    return not a.dob or not b.dob
+
+
+def dob_exact(a: Features, b: Features) -> bool:
+    return a.dob == b.dob
+
+
+def dob_swapped(a: Features, b: Features) -> bool:
+    """Day and month transposed (US-style entry): 2014-03-07 ~ 2014-07-03."""
+    da, db = a.dob_date, b.dob_date
+    return _swapped(da, db)
+
+
+def _swapped(da: date | None, db: date | None) -> bool:
+    return bool(da and db) and da.year == db.year and (da.month, da.day) == (db.day, db.month)  # type: ignore[union-attr]
+
+
+def dob_one_digit(a: Features, b: Features) -> bool:
+    """Exactly one digit of YYYYMMDD differs (a keying error)."""
+    sa, sb = (a.dob or "").replace("-", ""), (b.dob or "").replace("-", "")
+    return len(sa) == len(sb) == 8 and sum(x != y for x, y in zip(sa, sb, strict=True)) == 1
+
+
+def dob_year_off(a: Features, b: Features) -> bool:
+    """Same day and month, year one apart."""
+    da, db = a.dob_date, b.dob_date
+    return bool(da and db) and (da.month, da.day) == (db.month, db.day) and abs(  # type: ignore[union-attr]
+        da.year - db.year  # type: ignore[union-attr]
+    ) == 1
+
+
+# --- sex ----------------------------------------------------------------------------------
+
+def sex_null(a: Features, b: Features) -> bool:
+    return a.sex in ("U", "X") or b.sex in ("U", "X")
+
+
+def sex_exact(a: Features, b: Features) -> bool:
+    return a.sex == b.sex
+
+
+# --- address (postcode, town and tokens are one dependent comparison) ----------------------
+
+def address_null(a: Features, b: Features) -> bool:
+    return not (a.postcode or a.address) or not (b.postcode or b.address)
+
+
+def address_exact(a: Features, b: Features) -> bool:
+    return bool(a.postcode) and a.postcode == b.postcode and _house(a) == _house(b)
+
+
+def _house(f: Features) -> tuple[str, ...]:
+    """The first address line's tokens: house number and street."""
+    return f.address[:3]
+
+
+def address_postcode(a: Features, b: Features) -> bool:
+    return bool(a.postcode) and a.postcode == b.postcode
+
+
+def address_street(a: Features, b: Features) -> bool:
+    """Same house and street in the same town, postcode missing or mistyped."""
+    return bool(a.address) and _house(a) == _house(b) and (not a.town or a.town == b.town)
+
+
+def address_sector(a: Features, b: Features) -> bool:
+    """Same postcode sector ('N17 9'): the same neighbourhood."""
+    pa, pb = a.postcode or "", b.postcode or ""
+    return " " in pa and pa[:-2] == pb[:-2]
+
+
+def address_town(a: Features, b: Features) -> bool:
+    return bool(a.town) and a.town == b.town
+
+
+# --- NHS number ---------------------------------------------------------------------------
+
+def nhs_null(a: Features, b: Features) -> bool:
+    return not a.nhs or not b.nhs
+
+
+def nhs_exact(a: Features, b: Features) -> bool:
+    return a.nhs == b.nhs
+
+
+# --- carers -------------------------------------------------------------------------------
+
+def carers_null(a: Features, b: Features) -> bool:
+    return not any(g or f for g, f in a.carers) or not any(g or f for g, f in b.carers)
+
+
+def carers_name(a: Features, b: Features) -> bool:
+    """A carer with the same (phonetic) given and family name on both sides."""
+    keys_a = {(phonetic(g), phonetic(f)) for g, f in a.carers if g and f}
+    return any((phonetic(g), phonetic(f)) in keys_a for g, f in b.carers if g and f)
+
+
+def carers_family(a: Features, b: Features) -> bool:
+    fam_a = {f for _, f in a.carers if f}
+    return any(f in fam_a for _, f in b.carers if f)
+
+
+# --- agency record ------------------------------------------------------------------------
+
+def record_other_agency(a: Features, b: Features) -> bool:
+    return a.agency_id != b.agency_id
+
+
+def record_same(a: Features, b: Features) -> bool:
+    return a.agency_record_id == b.agency_record_id
+
+
+def always(a: Features, b: Features) -> bool:
+    """The 'else' level: reached when no earlier level matched."""
+    return True

@@ -1,0 +1,123 @@
+"""The one engine behind both the matcher service and `signpost match-file`.
+
+Engine.process(event) -> Result: standardise, block, score, decide, commit, alert. Idempotent
+by event_id: processing an event again returns the stored result unchanged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas import Alert, LinkDecision, LinkOutcome, StandardisedEvent
+from services.matcher.alerts import AlertContext, build_alerts
+from services.matcher.blocking import block_keys
+from services.matcher.cluster import Candidate, Decision, decide
+from services.matcher.index import Index, PractitionerOnRecord
+from services.matcher.model import LinkageModel
+from services.matcher.score import score_pair
+from services.matcher.standardise import Features, features
+
+__all__ = ["Engine", "Result", "Thresholds"]
+
+Thresholds = Callable[[], tuple[float, float]]  # (upper, lower), read per event
+
+
+class Result(BaseModel):
+    """What one event produced: its decision and its alerts. Stored for idempotency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decision: LinkDecision
+    alerts: list[Alert]
+
+
+def new_child_id() -> str:
+    """A pseudonymous child id: random, so it says nothing about the child."""
+    return f"C{uuid.uuid4().hex[:20]}"
+
+
+class Engine:
+    def __init__(self, index: Index, model: LinkageModel, thresholds: Thresholds | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.index = index
+        self.model = model
+        self.thresholds = thresholds or (lambda: (model.upper, model.lower))
+        self.clock = clock
+
+    def process(self, std: StandardisedEvent) -> Result:
+        event_id = str(std.event.event_id)
+        stored = self.index.stored_result(event_id)
+        if stored is not None:
+            return Result.model_validate_json(stored)
+        with self.index.lock():
+            stored = self.index.stored_result(event_id)
+            if stored is not None:
+                return Result.model_validate_json(stored)
+            return self._process_locked(std)
+
+    def _candidates(self, f: Features, digests: list[str]) -> list[Candidate]:
+        records = self.index.records(self.index.candidates(digests))
+        return [Candidate(r.features, r.child_id, score_pair(f, r.features, self.model))
+                for r in records if r.features.event_id != f.event_id]
+
+    def _process_locked(self, std: StandardisedEvent) -> Result:
+        f = features(std)
+        digests = [self.index.digest(m) for m in block_keys(f)]
+        candidates = self._candidates(f, digests)
+        upper, lower = self.thresholds()
+        d = decide(f, candidates, upper, lower)
+        child_id, merge_from = self._survivor(d)
+        before = [self.index.child_info(c) for c in [child_id, *merge_from] if d.child_id]
+        decision = self._link_decision(std, d, child_id, merge_from)
+        practitioner = _practitioner(std)
+        shielded = std.event.shielded or any(b.shielded for b in before)
+        alerts = build_alerts(AlertContext(
+            event_id=str(std.event.event_id), child_id=child_id, outcome=decision.outcome,
+            discrepancies=d.discrepancies, agency_id=f.agency_id, agency_kind=f.agency_kind,
+            practitioner=practitioner, before=tuple(before), shielded=shielded,
+            now=decision.decided_at))
+        result = Result(decision=decision, alerts=alerts)
+        self.index.commit(features=f, digests=digests, child_id=child_id,
+                          new_child=d.child_id is None, merge_from=merge_from,
+                          practitioner=practitioner, shielded=std.event.shielded,
+                          seq=self.index.next_seq(), result_json=result.model_dump_json())
+        return result
+
+    def _survivor(self, d: Decision) -> tuple[str, list[str]]:
+        """The child id the event joins, and the children merged into it (oldest id kept)."""
+        if d.child_id is None:
+            return new_child_id(), []
+        involved = [d.child_id, *d.merge_from]
+        created = self.index.created_seq(involved)
+        winner = min(involved, key=lambda c: (created[c], c))
+        return winner, [c for c in involved if c != winner]
+
+    def _link_decision(self, std: StandardisedEvent, d: Decision, child_id: str,
+                       merge_from: list[str]) -> LinkDecision:
+        best = d.best
+        return LinkDecision(
+            event_id=std.event.event_id,
+            child_id=child_id,
+            outcome=d.outcome,
+            score=best.scored.total if best else None,
+            prior=best.scored.prior if best else None,
+            explanation=list(best.scored.explanation) if best else [],
+            candidate_child_id=best.child_id if best else None,
+            merged_child_ids=merge_from,
+            discrepancies=list(d.discrepancies),
+            rule=d.rule,
+            model_version=self.model.model_version,
+            decided_at=self.clock(),
+        )
+
+
+def _practitioner(std: StandardisedEvent) -> PractitionerOnRecord:
+    p = std.event.practitioner
+    return PractitionerOnRecord(id=p.id, name=p.name, role=p.role, email=p.email, phone=p.phone,
+                                agency_id=std.event.agency.id,
+                                agency_kind=std.event.agency.kind.value,
+                                lead=p.lead_professional)

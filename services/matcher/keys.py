@@ -1,0 +1,58 @@
+"""The one place Redis key names of the matcher are built.
+
+Every key shares the hash tag {prefix}, so the Lua scripts and transactions that touch several
+keys stay in one slot of a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Keys"]
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.p = f"{{{prefix}}}:m"
+
+    @property
+    def lock(self) -> str:
+        return f"{self.p}:lock"
+
+    @property
+    def seq(self) -> str:
+        return f"{self.p}:seq"
+
+    @property
+    def redirect(self) -> str:
+        """HASH replaced child id -> the child id that replaced it."""
+        return f"{self.p}:redirect"
+
+    def block(self, digest: str) -> str:
+        """ZSET record ids scored by arrival sequence."""
+        return f"{self.p}:blk:{digest}"
+
+    def record(self, record_id: str) -> str:
+        """STRING JSON {features, child_id, seq}."""
+        return f"{self.p}:rec:{record_id}"
+
+    def event(self, event_id: str) -> str:
+        """STRING JSON of the stored result: makes processing idempotent."""
+        return f"{self.p}:evt:{event_id}"
+
+    def child(self, child_id: str) -> str:
+        """HASH created_seq, shielded."""
+        return f"{self.p}:child:{child_id}"
+
+    def child_records(self, child_id: str) -> str:
+        return f"{self.p}:child:{child_id}:recs"
+
+    def child_agencies(self, child_id: str) -> str:
+        """HASH agency id -> agency kind."""
+        return f"{self.p}:child:{child_id}:agencies"
+
+    def child_practitioners(self, child_id: str) -> str:
+        """HASH practitioner id -> JSON work contact, agency and lead flag."""
+        return f"{self.p}:child:{child_id}:prac"
+
+    def cannot_link(self, child_id: str) -> str:
+        """SET child ids this child must never be linked with."""
+        return f"{self.p}:child:{child_id}:cannot"

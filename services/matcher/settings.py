@@ -1,0 +1,29 @@
+"""The one settings class of the matcher (SIGNPOST_*)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from signpost.settings import PLACEHOLDER_SECRET, CommonSettings
+
+__all__ = ["MatcherSettings"]
+
+
+class MatcherSettings(CommonSettings):
+    blocking_secret: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_SECRET),
+        description="HMAC key of blocking keys in Redis; the same for every matcher",
+    )
+    model_path: Path | None = Field(default=None, description="model.json; default: shipped")
+    upper_threshold: float | None = Field(default=None, description="override the model's")
+    lower_threshold: float | None = Field(default=None, description="override the model's")
+    candidates_per_key: int = Field(default=50, ge=1, le=1000,
+                                    description="newest records read per blocking key")
+    matcher_group: str = "signpost-matcher"
+    matcher_http_port: int = Field(default=8083, description="/healthz and /metrics; 0 = off")
+
+    def check(self) -> MatcherSettings:
+        self._refuse_placeholders(blocking_secret=self.blocking_secret)
+        return self

@@ -1,0 +1,1 @@
+"""Signpost's shared plumbing (settings, Kafka, Redis, embedded servers) and its CLI."""

