@@ -21,13 +21,14 @@ from pathlib import Path
 
 from signpost.errors import InfrastructureError
 
-__all__ = ["EmbeddedServer", "free_port", "running_broker", "running_redis", "start_broker",
+__all__ = ["EmbeddedServer", "die_with_parent", "free_port", "running_broker", "running_redis", "start_broker",
            "start_redis"]
 
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 15.0  # Tansu is ready in ~20 ms and redis-server in ~50 ms; this is slack
 STOP_TIMEOUT_S = 8.0  # Tansu stops at once on SIGINT; SIGTERM would make it wait ~5 s
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 TANSU_ENV_VARS = ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID")
 
 
@@ -53,6 +54,15 @@ class EmbeddedServer:
                 self.process.wait()
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def die_with_parent() -> None:
+    """preexec_fn: ask Linux to SIGTERM this child if its parent dies, so nothing is orphaned."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -89,7 +99,8 @@ def start_broker(port: int | None = None) -> EmbeddedServer:
     cmd = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
            "--storage-engine", "memory://tansu/"]
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+                               stderr=subprocess.DEVNULL, start_new_session=True,
+                               preexec_fn=die_with_parent)
     _wait_listening(port, process, "broker")
     return EmbeddedServer("broker", port, process, f"127.0.0.1:{port}")
 
@@ -112,7 +123,7 @@ def start_redis(port: int | None = None) -> EmbeddedServer:
            "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no",
            "--logfile", str(workdir / "redis.log")]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=die_with_parent)
     _wait_listening(port, process, "redis-server")
     return EmbeddedServer("redis", port, process, f"redis://127.0.0.1:{port}/0", workdir)
 

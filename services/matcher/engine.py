@@ -6,6 +6,7 @@ by event_id: processing an event again returns the stored result unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,18 +43,21 @@ def new_child_id() -> str:
 
 class Engine:
     def __init__(self, index: Index, model: LinkageModel, thresholds: Thresholds | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 shared: bool = True) -> None:
+        """`shared=False` skips the cross-process lock: only for a private key prefix."""
         self.index = index
         self.model = model
         self.thresholds = thresholds or (lambda: (model.upper, model.lower))
         self.clock = clock
+        self.shared = shared
 
     def process(self, std: StandardisedEvent) -> Result:
         event_id = str(std.event.event_id)
         stored = self.index.stored_result(event_id)
         if stored is not None:
             return Result.model_validate_json(stored)
-        with self.index.lock():
+        with self.index.lock() if self.shared else contextlib.nullcontext():
             stored = self.index.stored_result(event_id)
             if stored is not None:
                 return Result.model_validate_json(stored)

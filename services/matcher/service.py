@@ -33,14 +33,15 @@ DECISIONS = Counter("signpost_matcher_decisions_total", "Link decisions", ["outc
 LATENCY = Histogram("signpost_matcher_process_seconds", "Engine.process time per event")
 
 
-def build_engine(settings: MatcherSettings) -> Engine:
+def build_engine(settings: MatcherSettings, shared: bool = True) -> Engine:
+    """The engine the service runs, and `signpost match-file` too."""
     model = load_model(settings.model_path)
     upper = settings.upper_threshold if settings.upper_threshold is not None else model.upper
     lower = settings.lower_threshold if settings.lower_threshold is not None else model.lower
     index = Index(make_redis(settings), settings.key_prefix,
                   settings.blocking_secret.get_secret_value().encode(),
                   settings.candidates_per_key)
-    return Engine(index, model, thresholds=lambda: (upper, lower))
+    return Engine(index, model, thresholds=lambda: (upper, lower), shared=shared)
 
 
 def outputs(result: Result, settings: MatcherSettings) -> list[Outgoing]:

@@ -44,7 +44,7 @@ def fold(value: str | None) -> str:
         return ""
     decomposed = unicodedata.normalize("NFKD", value)
     ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
-    ascii_only = ascii_only.replace("ß", "ss").replace("ø", "o").replace("ł", "l").lower()
+    ascii_only = ascii_only.lower().replace("ß", "ss").replace("ø", "o").replace("ł", "l")
     return _SPACES.sub(" ", _NON_ALNUM.sub(" ", ascii_only.replace("'", ""))).strip()
 
 

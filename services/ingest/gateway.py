@@ -1,0 +1,112 @@
+"""The HTTP gateway: POST /v1/events, one event or a JSONL batch, same validation as Kafka."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from kafka import KafkaProducer
+from pydantic import BaseModel
+
+from schemas import DlqError, StandardisedEvent
+from services.ingest.outputs import accepted_outgoing
+from services.ingest.settings import IngestSettings
+from services.ingest.validate import Rejection, validate
+from signpost.auth import verify_api_key
+from signpost.http import add_health_routes
+
+__all__ = ["Accepted", "LineRejection", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_S = 10.0  # the 202 means the broker has the events; wait for its ack
+
+
+class Accepted(BaseModel):
+    event_ids: list[str]
+
+
+class LineRejection(BaseModel):
+    line: int
+    reason: str
+    errors: list[DlqError]
+
+
+class Rejected(BaseModel):
+    detail: str
+    rejections: list[LineRejection]
+
+
+def _split_body(body: bytes, content_type: str) -> list[bytes]:
+    """One JSON event, or JSONL (one event per non-empty line)."""
+    if "ndjson" in content_type or "jsonl" in content_type:
+        return [line for line in body.split(b"\n") if line.strip()]
+    return [body]
+
+
+def create_app(settings: IngestSettings, producer: KafkaProducer) -> FastAPI:
+    app = add_health_routes(FastAPI(title="Signpost ingest gateway"), "ingest")
+
+    def current_agency(
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> str:
+        """The agency whose API key is presented as 'Authorization: Bearer <key>'."""
+        scheme, _, key = (authorization or "").partition(" ")
+        agency = verify_api_key(key, settings.agency_key_hashes) if key else None
+        if scheme.lower() != "bearer" or agency is None:
+            raise HTTPException(401, "a valid agency API key is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return agency
+
+    CurrentAgency = Annotated[str, Depends(current_agency)]
+
+    @app.post("/v1/events", status_code=202, response_model=Accepted,
+              responses={422: {"model": Rejected}, 413: {}, 403: {}})
+    async def post_events(request: Request, agency: CurrentAgency) -> Accepted | JSONResponse:
+        body = await _read_limited(request, settings.max_body_bytes)
+        lines = _split_body(body, request.headers.get("content-type", ""))
+        if len(lines) > settings.max_batch_events:
+            raise HTTPException(413, f"at most {settings.max_batch_events} events per request")
+        now = datetime.now(UTC)
+        outcomes = [validate(line, now) for line in lines]
+        rejections = [LineRejection(line=i + 1, reason=o.reason.value, errors=list(o.errors))
+                      for i, o in enumerate(outcomes) if isinstance(o, Rejection)]
+        if rejections or not lines:
+            detail = "no event in body" if not lines else "events rejected; none accepted"
+            return JSONResponse(Rejected(detail=detail, rejections=rejections).model_dump(
+                mode="json"), status_code=422)
+        accepted = [o for o in outcomes if isinstance(o, StandardisedEvent)]
+        if any(e.event.agency.id != agency for e in accepted):
+            raise HTTPException(403, "events must carry the agency id of the API key")
+        await run_in_threadpool(_publish, producer, settings, accepted)
+        return Accepted(event_ids=[str(e.event.event_id) for e in accepted])
+
+    return app
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body exceeds {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _publish(producer: KafkaProducer, settings: IngestSettings,
+             events: list[StandardisedEvent]) -> None:
+    futures = []
+    for std in events:
+        out = accepted_outgoing(std, settings)
+        futures.append(producer.send(out.topic, value=out.value, key=out.key))
+    producer.flush(timeout=PUBLISH_TIMEOUT_S)
+    for f in futures:
+        f.get(timeout=PUBLISH_TIMEOUT_S)

@@ -1,0 +1,60 @@
+"""Session-scoped real servers: the embedded Kafka-protocol broker and a private redis-server.
+
+Tests isolate by name: each gets uuid-prefixed topics and its own Redis key prefix.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from signpost.embedded import EmbeddedServer, start_broker, start_redis
+from signpost.settings import CommonSettings
+
+TEST_SESSION_TIMEOUT_MS = 2000  # Tansu's first group join takes about half of this
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedServer]:
+    server = start_broker()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedServer]:
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: EmbeddedServer) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def env(broker: EmbeddedServer, redis_server: EmbeddedServer) -> dict[str, str]:
+    """SIGNPOST_* values for one test: its own topic and key prefixes on the shared servers."""
+    tag = uuid.uuid4().hex[:10]
+    return {
+        "SIGNPOST_ENVIRONMENT": "test",
+        "SIGNPOST_KAFKA_BOOTSTRAP": broker.url,
+        "SIGNPOST_REDIS_URL": redis_server.url,
+        "SIGNPOST_TOPIC_PREFIX": f"t{tag}.",
+        "SIGNPOST_KEY_PREFIX": f"t{tag}",
+        "SIGNPOST_SESSION_TIMEOUT_MS": str(TEST_SESSION_TIMEOUT_MS),
+        "SIGNPOST_PARTITIONS": "1",
+    }
+
+
+@pytest.fixture
+def common(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> CommonSettings:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return CommonSettings()

@@ -1,0 +1,88 @@
+"""The engine against a real Redis: linking, keeping apart, idempotency, merges."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis
+
+from schemas import LinkOutcome, StandardisedEvent
+from services.ingest.validate import validate
+from services.matcher.engine import Engine
+from services.matcher.index import Index
+from services.matcher.model import default_model
+from tests.support.events import make_event
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def engine(redis_client: redis.Redis) -> Iterator[Engine]:
+    prefix = f"e{uuid.uuid4().hex[:8]}"
+    yield Engine(Index(redis_client, prefix, b"test-secret", 50), default_model())
+    for key in redis_client.scan_iter(match=f"{{{prefix}}}:*"):
+        redis_client.delete(key)
+
+
+def std(**kwargs: Any) -> StandardisedEvent:
+    out = validate(json.dumps(make_event(**kwargs)).encode(), datetime.now(UTC))
+    assert isinstance(out, StandardisedEvent)
+    return out
+
+
+def test_name_variant_links_and_other_child_stays_apart(engine: Engine) -> None:
+    first = engine.process(std()).decision
+    variant = engine.process(std(given="Vicky", family="Climbie", agency_id="gp-7",
+                                 agency_kind="gp", postcode="n179ej",
+                                 line="12 Somerset Rd", practitioner="gp-9")).decision
+    other = engine.process(std(given="Kwame", family="Mensah", dob="2012-01-09", sex="M",
+                               postcode="M14 5RF", line="3 Oak Street", carer=("Ama", "Mensah"),
+                               agency_id="gp-7", agency_kind="gp", record_id="R9")).decision
+    assert first.outcome is LinkOutcome.new_child
+    assert variant.outcome is LinkOutcome.linked and variant.child_id == first.child_id
+    assert other.outcome is LinkOutcome.new_child and other.child_id != first.child_id
+    assert variant.score is not None and variant.prior is not None
+    assert variant.score == pytest.approx(variant.prior + sum(e.weight
+                                                               for e in variant.explanation))
+
+
+def test_processing_twice_returns_the_stored_result(engine: Engine) -> None:
+    engine.process(std())
+    event = std(given="Vicky", agency_id="gp-7", agency_kind="gp", practitioner="gp-9")
+    once = engine.process(event)
+    again = engine.process(event)
+    assert once == again
+    assert len(once.alerts) == 2  # the lead professional, and the new practitioner
+
+
+def test_index_holds_no_readable_names(engine: Engine, redis_client: redis.Redis) -> None:
+    engine.process(std(family="Quetzalcoatl"))
+    keys = list(redis_client.scan_iter(match=f"{engine.index.k.p}:*"))
+    assert keys
+    assert not [k for k in keys if "quetzalcoatl" in k.lower()]
+
+
+def test_an_event_linking_two_children_merges_them_keeping_the_oldest_id(engine: Engine) -> None:
+    # Two records of one child that do not block together: no shared key of two fields.
+    a = engine.process(std(given="Victoria", family="Climbie", dob="2014-11-02",
+                           postcode="N17 9EJ", agency_id="school-1", record_id="S1",
+                           nhs="9434765919")).decision
+    b = engine.process(std(given="Vicky", family="Kouao", dob="2014-02-11", postcode="E1 6AN",
+                           line="4 Other Street", agency_id="gp-1", record_id="G1",
+                           carer=("Marie", "Kouao"), nhs=None)).decision
+    assert a.child_id != b.child_id
+    bridge = engine.process(std(given="Victoria", family="Climbie", dob="2014-11-02",
+                                postcode="E1 6AN", line="4 Other Street", agency_id="hosp-1",
+                                record_id="H1", carer=("Marie", "Kouao"),
+                                nhs="9434765919", other_names=["Vicky Kouao"])).decision
+    if bridge.outcome is LinkOutcome.merged:
+        assert bridge.child_id == a.child_id
+        assert bridge.merged_child_ids == [b.child_id]
+        assert engine.index.resolve(b.child_id) == a.child_id
+    else:
+        pytest.fail(f"expected a merge, got {bridge.outcome} {bridge.explanation}")

@@ -1,0 +1,1 @@
+"""Real local peers for tests: a webhook receiver, waiting helpers, event builders."""

@@ -1,0 +1,99 @@
+"""Fellegi-Sunter scoring, the model file, and the decision rules: pure, no server."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from schemas import LinkOutcome
+from services.matcher.cluster import Candidate, decide
+from services.matcher.model import LinkageModel, default_model, load_model, save_model
+from services.matcher.score import match_weight, prior_weight, probability, score_pair
+from tests.unit.test_matcher_compare import feats
+
+MODEL = default_model()
+
+
+def test_helpers() -> None:
+    assert match_weight(0.9, 0.1) == pytest.approx(math.log2(9))
+    assert prior_weight(0.5) == 0
+    assert probability(0) == 0.5
+
+
+def test_total_is_prior_plus_weights() -> None:
+    scored = score_pair(feats(), feats(given="Vicky", agency_id="gp-1"), MODEL)
+    assert scored.total == pytest.approx(scored.prior + sum(e.weight for e in scored.explanation))
+    assert [e.comparison for e in scored.explanation] == [
+        "given_name", "family_name", "date_of_birth", "sex", "address", "nhs_number", "carers",
+        "agency_record"]
+
+
+def test_null_levels_weigh_nothing() -> None:
+    scored = score_pair(feats(dob=None), feats(agency_id="gp-1"), MODEL)
+    dob = next(e for e in scored.explanation if e.comparison == "date_of_birth")
+    assert (dob.level, dob.weight) == ("null", 0.0)
+
+
+def test_model_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    save_model(MODEL, path)
+    assert load_model(path) == MODEL
+
+
+def test_model_must_cover_every_level() -> None:
+    data = MODEL.model_dump()
+    del data["levels"]["date_of_birth"]["day_month_swapped"]
+    with pytest.raises(ValueError, match="date_of_birth.day_month_swapped"):
+        LinkageModel.model_validate(data)
+
+
+def _cand(record_kwargs: dict[str, object], child: str, event_kwargs: dict[str, object]
+          ) -> tuple[Candidate, object]:
+    event = feats(**event_kwargs)
+    record = feats(**record_kwargs)
+    return Candidate(record, child, score_pair(event, record, MODEL)), event
+
+
+def test_obvious_variant_links() -> None:
+    cand, event = _cand({}, "C1", {"given": "Vicky", "family": "Climbie", "agency_id": "gp-1",
+                                   "postcode": "n17 9ej", "line": "12 Somerset Rd"})
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.child_id) == (LinkOutcome.linked, "C1")
+    assert "name" in d.discrepancies
+
+
+def test_sibling_is_a_new_child() -> None:
+    cand, event = _cand({}, "C1", {"given": "Jamal", "dob": "2011-05-20", "sex": "M",
+                                   "agency_id": "gp-1"})
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert d.outcome is LinkOutcome.new_child
+
+
+def test_unexplained_given_name_is_review_never_link() -> None:
+    cand, event = _cand({}, "C1", {"given": "Anna", "agency_id": "gp-1"})
+    assert cand.scored.total >= MODEL.upper  # the score alone would link
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.rule) == (LinkOutcome.review, "alias")
+
+
+def test_twins_at_one_agency_are_never_linked() -> None:
+    cand, event = _cand({"record_id": "A"}, "C1", {"given": "Anna", "record_id": "B"})
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.rule) == (LinkOutcome.new_child, "twins")
+
+
+def test_two_children_above_upper_merge() -> None:
+    event_kwargs: dict[str, object] = {"agency_id": "hosp-1"}
+    c1, event = _cand({"agency_id": "school-1"}, "C1", event_kwargs)
+    c2, _ = _cand({"agency_id": "gp-1", "given": "Vicky"}, "C2", event_kwargs)
+    d = decide(event, [c1, c2], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert d.outcome is LinkOutcome.merged
+    assert {d.child_id, *d.merge_from} == {"C1", "C2"}
+
+
+def test_cannot_link_is_honoured() -> None:
+    cand, event = _cand({}, "C1", {"agency_id": "gp-1"})
+    d = decide(event, [cand], MODEL.upper, MODEL.lower, cannot_link=frozenset({"C1"}))  # type: ignore[arg-type]
+    assert d.outcome is LinkOutcome.new_child
