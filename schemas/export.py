@@ -13,7 +13,7 @@ from schemas.dlq import AlertDlqRecord, DlqRecord
 from schemas.link import LinkDecision
 from schemas.standardised import StandardisedEvent
 
-__all__ = ["SCHEMA_DIR", "MODELS", "render", "write_all"]
+__all__ = ["MODELS", "SCHEMA_DIR", "render", "write_all"]
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -44,6 +44,23 @@ def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
     return paths
 
 
+def stale(directory: Path = SCHEMA_DIR) -> list[str]:
+    """Names of schema files that differ from their models (or are missing)."""
+    out = []
+    for stem, model in MODELS.items():
+        path = directory / f"{stem}.schema.json"
+        if not path.exists() or path.read_text(encoding="utf-8") != render(model):
+            out.append(path.name)
+    return out
+
+
 if __name__ == "__main__":
-    for written in write_all():
-        print(written)
+    import sys
+
+    if "--check" in sys.argv:
+        bad = stale()
+        if bad:
+            sys.exit(f"stale schema files (run python -m schemas.export): {', '.join(bad)}")
+    else:
+        for written in write_all():
+            print(written)

@@ -140,6 +140,14 @@ def dev(
     raise typer.Exit(run_dev(rate=rate, duration=duration, seed=seed, console=console))
 
 
+@app.command("config-doc")
+def config_doc() -> None:
+    """Print the configuration table (SIGNPOST_* variables) as markdown."""
+    from signpost.configdoc import config_table
+
+    typer.echo(config_table(), nl=False)
+
+
 @token_app.command("issue")
 def token_issue(
     sub: Annotated[str, typer.Option(help="principal id, e.g. a practitioner id")],

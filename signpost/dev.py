@@ -68,7 +68,7 @@ class AlertPrinter:
         printer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 printer.show(body, self.headers.get("X-Signpost-Timestamp", ""),
                              self.headers.get("X-Signpost-Signature", ""))

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from signpost.errors import InfrastructureError
 
-__all__ = ["EmbeddedServer", "die_with_parent", "free_port", "running_broker", "running_redis", "start_broker",
-           "start_redis"]
+__all__ = ["EmbeddedServer", "die_with_parent", "free_port", "running_broker", "running_redis",
+           "start_broker", "start_redis"]
 
 logger = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -9,9 +10,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import TopicAlreadyExistsError
-from kafka.admin import NewTopic
 
 from signpost.settings import CommonSettings
 
@@ -77,11 +78,10 @@ def ensure_topics(settings: CommonSettings, topics: Iterable[str] | None = None)
         wanted = [t for t in (topics or settings.topics.all()) if t not in existing]
         if not wanted:
             return
-        new = [NewTopic(t, num_partitions=settings.partitions, replication_factor=1) for t in wanted]
-        try:
+        new = [NewTopic(t, num_partitions=settings.partitions, replication_factor=1)
+               for t in wanted]
+        with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
             admin.create_topics(new)
-        except TopicAlreadyExistsError:
-            pass  # another process created them first
     finally:
         admin.close()
 

@@ -36,7 +36,9 @@ def _bool(row: dict[str, str], name: str) -> bool:
 
 def csv_row_to_event(row: dict[str, str]) -> dict[str, Any]:
     """A contact event (DESIGN §4) from one CSV row; ingest validates it like any other."""
-    c = lambda name: _cell(row, name)  # noqa: E731
+    def c(name: str) -> str | None:
+        return _cell(row, name)
+
     address = None
     if c("postcode") or c("town") or _list(row, "address_lines"):
         address = {"lines": _list(row, "address_lines"), "town": c("town"),

@@ -48,17 +48,19 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SIGNPOST_", frozen=True, extra="ignore")
 
-    environment: Environment = Environment.dev
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    environment: Environment = Field(
+        default=Environment.dev,
+        description="dev, test or production; production refuses placeholder secrets")
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis URL")
     key_prefix: str = Field(default="sp", description="prefix of every Redis key")
     topic_prefix: str = Field(default="", description="prefix of every topic name")
     partitions: int = Field(default=3, ge=1, description="partitions of topics Signpost creates")
     session_timeout_ms: int = Field(
         default=10_000, ge=1000, description="Kafka consumer session timeout; >= 6000 on Kafka"
     )
-    max_poll_records: int = Field(default=200, ge=1)
-    log_level: str = "INFO"
+    max_poll_records: int = Field(default=200, ge=1, description="records per consumer poll")
+    log_level: str = Field(default="INFO", description="Python logging level")
 
     @property
     def topics(self) -> Topics:

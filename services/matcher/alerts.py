@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas import Alert, AlertType, AgencyKind, LinkOutcome, PractitionerContact, Recipient
+from schemas import AgencyKind, Alert, AlertType, LinkOutcome, PractitionerContact, Recipient
 from services.matcher.index import ChildInfo, PractitionerOnRecord
 
-__all__ = ["ALERT_NAMESPACE", "AlertContext", "UNASSIGNED", "REVIEW_QUEUE", "build_alerts"]
+__all__ = ["ALERT_NAMESPACE", "REVIEW_QUEUE", "UNASSIGNED", "AlertContext", "build_alerts"]
 
 ALERT_NAMESPACE = uuid.UUID("5b0f6f0e-2f5c-4d8e-9a51-0c1d2e3f4a5b")
 UNASSIGNED = Recipient(kind="operators", id="unassigned")  # a child with no lead professional

@@ -66,7 +66,9 @@ def _rule(event: Features, cand: Candidate) -> tuple[Band, str | None]:
     return Band.link, None
 
 
-def band_of(event: Features, cand: Candidate, upper: float, lower: float) -> tuple[Band, str | None]:
+def band_of(
+    event: Features, cand: Candidate, upper: float, lower: float
+) -> tuple[Band, str | None]:
     """The pair's band from its score, capped by the rules."""
     total = cand.scored.total
     by_score = Band.link if total >= upper else Band.review if total >= lower else Band.none
@@ -129,7 +131,7 @@ def decide(
         return Decision(LinkOutcome.merged, cand.child_id, cand, merge_from=others,
                         discrepancies=discrepancies(cand.scored))
     if ranked and ranked[0][0] is Band.review:
-        band, cand, rule = ranked[0]
+        _, cand, rule = ranked[0]
         return Decision(LinkOutcome.review, None, cand, rule=rule)
     best = ranked[0][1] if ranked else None
     rule = ranked[0][2] if ranked else None

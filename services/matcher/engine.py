@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas import Alert, LinkDecision, LinkOutcome, StandardisedEvent
+from schemas import Alert, LinkDecision, StandardisedEvent
 from services.matcher.alerts import AlertContext, build_alerts
 from services.matcher.blocking import block_keys
 from services.matcher.cluster import Candidate, Decision, decide

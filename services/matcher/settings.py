@@ -21,7 +21,7 @@ class MatcherSettings(CommonSettings):
     lower_threshold: float | None = Field(default=None, description="override the model's")
     candidates_per_key: int = Field(default=50, ge=1, le=1000,
                                     description="newest records read per blocking key")
-    matcher_group: str = "signpost-matcher"
+    matcher_group: str = Field(default="signpost-matcher", description="consumer group")
     matcher_http_port: int = Field(default=8083, description="/healthz and /metrics; 0 = off")
 
     def check(self) -> MatcherSettings:

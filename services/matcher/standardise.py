@@ -120,7 +120,8 @@ class Features:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Features:
-        tupled = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        tupled: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in data.items()}
         tupled["carers"] = tuple(tuple(c) for c in data.get("carers", ()))
         return cls(**tupled)
 

@@ -45,7 +45,7 @@ def test_model_round_trip(tmp_path: Path) -> None:
 def test_model_must_cover_every_level() -> None:
     data = MODEL.model_dump()
     del data["levels"]["date_of_birth"]["day_month_swapped"]
-    with pytest.raises(ValueError, match="date_of_birth.day_month_swapped"):
+    with pytest.raises(ValueError, match=r"date_of_birth\.day_month_swapped"):
         LinkageModel.model_validate(data)
 
 
