@@ -21,10 +21,8 @@ def _default(field: object) -> str:
     from pydantic.fields import FieldInfo
 
     assert isinstance(field, FieldInfo)
-    if field.default_factory is not None:
-        value = field.default_factory()  # type: ignore[call-arg]
-    else:
-        value = field.default
+    factory = field.default_factory
+    value = factory() if factory is not None else field.default  # type: ignore[call-arg]
     if hasattr(value, "get_secret_value"):
         return "(secret; required in production)"
     return f"`{value}`" if value not in (None, "") else "(none)"

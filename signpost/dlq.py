@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from schemas import DlqError, DlqReason, DlqRecord
 from signpost.kafka import ConsumerRecord, Outgoing
 
-__all__ = ["dlq_outgoing", "validation_errors"]
+__all__ = ["dlq_outgoing", "reason_of", "validation_errors"]
 
 
 def validation_errors(exc: ValidationError) -> tuple[DlqError, ...]:
@@ -19,6 +19,16 @@ def validation_errors(exc: ValidationError) -> tuple[DlqError, ...]:
         DlqError(loc=".".join(str(p) for p in e["loc"]) or "$", type=e["type"], msg=e["msg"])
         for e in exc.errors(include_input=False, include_url=False)
     )
+
+
+def reason_of(errors: Sequence[DlqError]) -> DlqReason:
+    """The named reason for a message that failed validation."""
+    types = {e.type for e in errors}
+    if "json_invalid" in types:
+        return DlqReason.not_json
+    if "extra_forbidden" in types:
+        return DlqReason.unknown_field
+    return DlqReason.schema_invalid
 
 
 def dlq_outgoing(

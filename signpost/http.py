@@ -9,6 +9,8 @@ import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from signpost.errors import InfrastructureError
+
 __all__ = ["add_health_routes", "serve_app_in_thread", "serve_health_in_thread"]
 
 START_TIMEOUT_S = 10.0
@@ -29,7 +31,11 @@ def add_health_routes(app: FastAPI, service: str) -> FastAPI:
 
 
 def serve_app_in_thread(app: FastAPI, port: int, host: str = "127.0.0.1") -> uvicorn.Server:
-    """Run `app` on a daemon thread; returns once it listens. Stop with server.should_exit."""
+    """Run `app` on a daemon thread; returns once it listens. Stop with server.should_exit.
+
+    Raises InfrastructureError if it does not listen (port taken): a service never runs
+    silently without the HTTP side it was configured with.
+    """
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"http-{port}", daemon=True)
@@ -37,6 +43,9 @@ def serve_app_in_thread(app: FastAPI, port: int, host: str = "127.0.0.1") -> uvi
     deadline = time.monotonic() + START_TIMEOUT_S
     while not server.started and time.monotonic() < deadline and thread.is_alive():
         time.sleep(0.01)
+    if not server.started:
+        server.should_exit = True
+        raise InfrastructureError(f"HTTP server did not start on {host}:{port}")
     return server
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from schemas import ContactEventV1, DlqError, DlqReason, StandardisedEvent, StandardisedFields
 from services.ingest.standardise import clean_nhs_number, clean_postcode
-from signpost.dlq import validation_errors
+from signpost.dlq import reason_of, validation_errors
 
 __all__ = ["MAX_EVENT_BYTES", "Rejection", "standardise", "validate"]
 
@@ -22,15 +22,6 @@ class Rejection:
 
     reason: DlqReason
     errors: tuple[DlqError, ...]
-
-
-def _reason_of(errors: tuple[DlqError, ...]) -> DlqReason:
-    types = {e.type for e in errors}
-    if "json_invalid" in types:
-        return DlqReason.not_json
-    if "extra_forbidden" in types:
-        return DlqReason.unknown_field
-    return DlqReason.schema_invalid
 
 
 def standardise(event: ContactEventV1, received_at: datetime) -> StandardisedEvent:
@@ -51,5 +42,5 @@ def validate(raw: bytes, received_at: datetime) -> StandardisedEvent | Rejection
         event = ContactEventV1.model_validate_json(raw)
     except ValidationError as exc:
         errors = validation_errors(exc)
-        return Rejection(_reason_of(errors), errors)
+        return Rejection(reason_of(errors), errors)
     return standardise(event, received_at)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 __all__ = ["Backoff"]
 
+MAX_EXPONENT = 1000  # 2.0**1024 raises OverflowError; past ~60 every ceiling is the cap anyway
+
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
@@ -21,10 +23,7 @@ class Backoff:
         """The largest delay after failed attempt number `attempt` (0-based): min(cap, base*2^n)."""
         if self.base_s <= 0:
             return 0.0
-        # Compare exponents rather than computing 2**attempt, which overflows floats near 1024.
-        if attempt >= 64:
-            return self.cap_s
-        return min(self.cap_s, self.base_s * 2.0**attempt)
+        return min(self.cap_s, self.base_s * 2.0 ** min(attempt, MAX_EXPONENT))
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after failed attempt `attempt`: uniform in [0, ceiling(attempt))."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
+import uvicorn
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
@@ -23,7 +25,7 @@ from services.notifier.inbox import InboxStore
 from services.notifier.retry import Backoff
 from services.notifier.settings import NotifierSettings
 from services.notifier.webhook import DeliveryOutcome, deliver
-from signpost.dlq import dlq_outgoing, validation_errors
+from signpost.dlq import dlq_outgoing, reason_of, validation_errors
 from signpost.http import serve_app_in_thread
 from signpost.kafka import (
     ConsumerRecord,
@@ -59,6 +61,10 @@ class Notifier:
     client: httpx.Client
     backoff: Backoff
 
+    def close(self) -> None:
+        self.client.close()
+        self.store.r.close()
+
 
 def build_notifier(settings: NotifierSettings) -> Notifier:
     """The handler's parts from settings (opens a Redis client and an HTTP client)."""
@@ -68,16 +74,6 @@ def build_notifier(settings: NotifierSettings) -> Notifier:
         client=httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False),
         backoff=Backoff(settings.backoff_base_s, settings.backoff_cap_s),
     )
-
-
-def _reason(exc: ValidationError) -> DlqReason:
-    """The named reason a record on `alerts` was refused."""
-    types = {e["type"] for e in exc.errors(include_input=False, include_url=False)}
-    if "json_invalid" in types:
-        return DlqReason.not_json
-    if "extra_forbidden" in types:
-        return DlqReason.unknown_field
-    return DlqReason.schema_invalid
 
 
 def _wants_webhook(n: Notifier, alert: Alert, recipient: Recipient) -> bool:
@@ -118,16 +114,17 @@ def _by_webhook(n: Notifier, alert: Alert, recipient: Recipient) -> list[Outgoin
 def handle(record: ConsumerRecord, n: Notifier) -> list[Outgoing]:
     """One record from `alerts`: every recipient's inbox, then webhooks to practitioners.
 
-    A record that is not an Alert goes to `alerts.dlq` as a DlqRecord (original bytes kept).
+    A record that is not an Alert goes to `alerts.dlq` as a DlqRecord with the original bytes:
+    an AlertDlqRecord needs an alert id and a recipient that a broken record does not have.
     """
     try:
         alert = Alert.model_validate_json(record.value or b"")
     except ValidationError as exc:
-        reason = _reason(exc)
+        errors = validation_errors(exc)
+        reason = reason_of(errors)
         REJECTED.labels(reason.value).inc()
         logger.warning("%s: not an alert (%s); dead-lettered", record_location(record), reason)
-        return [dlq_outgoing(n.settings.topics.alerts_dlq, record, reason,
-                             validation_errors(exc))]
+        return [dlq_outgoing(n.settings.topics.alerts_dlq, record, reason, errors)]
     out: list[Outgoing] = []
     for recipient in alert.recipients:
         if n.store.add(alert=alert, recipient=recipient):
@@ -138,21 +135,31 @@ def handle(record: ConsumerRecord, n: Notifier) -> list[Outgoing]:
     return out
 
 
+def _serve_inbox(settings: NotifierSettings, store: InboxStore) -> uvicorn.Server | None:
+    """The inbox API on SIGNPOST_INBOX_PORT (0 = none); raises if it cannot listen there."""
+    if not settings.inbox_port:
+        return None
+    return serve_app_in_thread(create_app(settings, store), settings.inbox_port)
+
+
+def _stop_server(server: uvicorn.Server) -> None:
+    server.should_exit = True
+
+
 def main(settings: NotifierSettings, stop: threading.Event) -> None:
-    """Run the notifier until `stop` is set: the consume loop, and the inbox API if a port."""
+    """Run the notifier until `stop` is set: the consume loop, and the inbox API if a port.
+
+    Everything opened is closed in reverse order, whichever step fails.
+    """
     settings.check()
-    notifier = build_notifier(settings)
-    consumer = make_consumer(settings, [settings.topics.alerts], settings.notifier_group)
-    producer = make_producer(settings)
-    server = None
-    if settings.inbox_port:
-        server = serve_app_in_thread(create_app(settings, notifier.store), settings.inbox_port)
-    try:
-        run_loop(consumer, producer, lambda r: handle(r, notifier), stop, "notifier")
-    finally:
-        consumer.close()
-        producer.close()
-        notifier.client.close()
-        notifier.store.r.close()
+    with ExitStack() as opened:
+        notifier = build_notifier(settings)
+        opened.callback(notifier.close)
+        server = _serve_inbox(settings, notifier.store)
         if server is not None:
-            server.should_exit = True
+            opened.callback(_stop_server, server)
+        consumer = make_consumer(settings, [settings.topics.alerts], settings.notifier_group)
+        opened.callback(consumer.close)
+        producer = make_producer(settings)
+        opened.callback(producer.close)
+        run_loop(consumer, producer, lambda r: handle(r, notifier), stop, "notifier")

@@ -19,7 +19,7 @@ class NotifierSettings(CommonSettings):
     token_secret: SecretStr = Field(
         default=SecretStr(PLACEHOLDER_SECRET), description="key of professionals' signed tokens"
     )
-    notifier_group: str = "signpost-notifier"
+    notifier_group: str = Field(default="signpost-notifier", description="consumer group")
     inbox_port: int = Field(
         default=8082, ge=0, description="inbox API, /healthz and /metrics; 0 = off"
     )
