@@ -46,6 +46,7 @@ SHIELDED_P = 0.03
 TWINS_P = 0.08
 SIBLINGS_P = 0.22
 FLAT_P = 0.25
+MIDDLE_NAME_P = 0.3
 CARER_PHONE_P = 0.6
 # Probabilities of the stream: a new child; a new agency for a known child (else a repeat).
 NEW_CHILD_P = 0.5
@@ -54,42 +55,62 @@ NO_CARER_P = 0.1  # an agency that recorded no carer
 NHS_KEPT_HEALTH_P = 0.95  # health services nearly always hold the NHS number
 NHS_KEPT_OTHER_P = 0.5
 
-GIVEN_F = (
-    "Olivia", "Amelia", "Isla", "Ava", "Elizabeth", "Charlotte", "Sophie", "Grace", "Ruby",
-    "Zoë", "Chloë", "Renée", "Victoria", "Katherine", "Rebecca", "Jessica", "Evie", "Poppy",
-    "Freya", "Niamh", "Aoife", "Siobhán", "Zofia", "Zuzanna", "Maja", "Wiktoria", "Aleksandra",
-    "Katarzyna", "Małgorzata", "Fatima", "Aisha", "Maryam", "Khadija", "Zainab", "Hodan",
-    "Ayaan", "Sumaya", "Iqra", "Hafsa", "Nour", "Yasmin", "Layla", "Amina", "Hawa",
-    "Chidinma", "Adaeze", "Temitope", "Ngozi", "Folake", "Blessing", "Oluwadamilola", "Ioana",
-    "Andreea", "Elena", "Mădălina", "Ștefania", "Bianca", "Anaïs",
-)
-GIVEN_M = (
-    "Oliver", "George", "Harry", "Alexander", "William", "Thomas", "James", "Jack", "Noah",
-    "Leo", "Charlie", "Alfie", "Jacob", "Joshua", "Samuel", "Daniel", "Theodore", "Jakub",
-    "Łukasz", "Wojciech", "Krzysztof", "Mateusz", "Kacper", "Szymon", "Mohammed", "Ahmed",
-    "Yusuf", "Ibrahim", "Omar", "Abdirahman", "Abdullahi", "Hamza", "Bilal", "Zayn", "Ali",
-    "Hassan", "Mustafa", "Idris", "Chinedu", "Oluwaseun", "Chukwuemeka", "Tobiloba", "Ayodele",
-    "Obinna", "Andrei", "Ștefan", "Mihai", "Ionuț", "Bogdan", "Răzvan", "Luca", "Mateo",
-    "Kwame", "José",
-)
-FAMILY_NAMES = (
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Walker", "Hughes",
-    "Robinson", "O'Brien", "McCarthy", "Smith-Jones", "Taylor-Brown", "Okafor-Williams",
-    "Hughes-Ahmed", "Clarke-Mensah", "Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Kamińska",
-    "Lewandowski", "Zieliński", "Khan", "Hussain", "Ahmed", "Ali", "Rahman", "Mohamed", "Abdi",
-    "Warsame", "Farah", "Hassan", "Iqbal", "Chaudhry", "Okafor", "Adeyemi", "Okonkwo",
-    "Balogun", "Eze", "Nwosu", "Popescu", "Ionescu", "Constantin", "Dumitru", "Stănescu",
-    "Munteanu", "Climbié", "Kouassi", "Diallo", "Traoré", "Mensah", "Asante",
-)
-ADULT_F = (
-    "Sarah", "Emma", "Claire", "Marie-Thérèse", "Agnieszka", "Magdalena", "Fadumo", "Asha",
-    "Nasra", "Shazia", "Nadia", "Funmilayo", "Adaora", "Mihaela", "Gabriela", "Rachel",
-    "Joanne", "Kelly", "Michelle", "Hannah", "Priya", "Bríd",
-)
-ADULT_M = (
-    "David", "Paul", "Mark", "Tomasz", "Piotr", "Marek", "Abdi", "Mahad", "Tariq", "Imran",
-    "Olumide", "Chukwudi", "Emeka", "Ionel", "Vasile", "Gheorghe", "Darren", "Lee", "Gareth",
-    "Kwabena", "Raj", "Seán",
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Names common in one community in the UK: children, family names, adults."""
+
+    girls: tuple[str, ...]
+    boys: tuple[str, ...]
+    families: tuple[str, ...]
+    women: tuple[str, ...]
+    men: tuple[str, ...]
+
+
+# Community and its share of households; double-barrelled names are among the British ones.
+NAME_GROUPS: tuple[tuple[str, float, _Names], ...] = (
+    ("british_irish", 0.45, _Names(
+        ("Olivia", "Amelia", "Isla", "Ava", "Elizabeth", "Charlotte", "Sophie", "Grace", "Ruby",
+         "Zoë", "Chloë", "Renée", "Victoria", "Katherine", "Rebecca", "Jessica", "Evie",
+         "Poppy", "Freya", "Niamh", "Aoife", "Siobhán"),
+        ("Oliver", "George", "Harry", "Alexander", "William", "Thomas", "James", "Jack", "Noah",
+         "Leo", "Charlie", "Alfie", "Jacob", "Joshua", "Samuel", "Daniel", "Theodore", "Seán"),
+        ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Walker", "Hughes",
+         "Robinson", "O'Brien", "McCarthy", "Smith-Jones", "Taylor-Brown", "Okafor-Williams",
+         "Hughes-Ahmed", "Clarke-Mensah", "Price-Kowalczyk"),
+        ("Sarah", "Emma", "Claire", "Rachel", "Joanne", "Kelly", "Michelle", "Hannah", "Bríd"),
+        ("David", "Paul", "Mark", "Darren", "Lee", "Gareth", "Seán", "Stephen"))),
+    ("polish", 0.10, _Names(
+        ("Zofia", "Zuzanna", "Maja", "Wiktoria", "Aleksandra", "Katarzyna", "Małgorzata"),
+        ("Jakub", "Łukasz", "Wojciech", "Krzysztof", "Mateusz", "Kacper", "Szymon"),
+        ("Nowak", "Wójcik", "Kowalczyk", "Mazur", "Krawczyk", "Zając"),
+        ("Agnieszka", "Magdalena", "Joanna", "Ewa"), ("Tomasz", "Piotr", "Marek", "Paweł"))),
+    ("pakistani_bangladeshi", 0.12, _Names(
+        ("Iqra", "Hafsa", "Zainab", "Maryam", "Aisha", "Fatima", "Sadia", "Amina"),
+        ("Mohammed", "Hamza", "Bilal", "Zayn", "Ali", "Ibrahim", "Yusuf", "Omar"),
+        ("Khan", "Hussain", "Iqbal", "Chaudhry", "Rahman", "Ahmed", "Ali", "Miah"),
+        ("Shazia", "Nadia", "Rubina", "Nasreen", "Shamima"), ("Tariq", "Imran", "Asif", "Abdul"))),
+    ("somali_arabic", 0.08, _Names(
+        ("Hodan", "Ayaan", "Sumaya", "Hawa", "Khadija", "Nour", "Layla", "Yasmin"),
+        ("Abdirahman", "Abdullahi", "Mustafa", "Idris", "Hassan", "Ahmed", "Mohammed", "Yusuf"),
+        ("Abdi", "Warsame", "Farah", "Mohamed", "Hassan", "Osman", "Jama"),
+        ("Fadumo", "Asha", "Nasra", "Hibo"), ("Abdi", "Mahad", "Ahmed", "Omar"))),
+    ("nigerian", 0.10, _Names(
+        ("Chidinma", "Adaeze", "Temitope", "Ngozi", "Folake", "Blessing", "Oluwadamilola"),
+        ("Chinedu", "Oluwaseun", "Chukwuemeka", "Tobiloba", "Ayodele", "Obinna", "Daniel"),
+        ("Okafor", "Adeyemi", "Okonkwo", "Balogun", "Eze", "Nwosu", "Oyelaran"),
+        ("Funmilayo", "Adaora", "Ngozi", "Bukola"), ("Olumide", "Chukwudi", "Emeka", "Tunde"))),
+    ("romanian", 0.07, _Names(
+        ("Ioana", "Andreea", "Elena", "Mădălina", "Ștefania", "Bianca"),
+        ("Andrei", "Ștefan", "Mihai", "Ionuț", "Bogdan", "Răzvan"),
+        ("Popescu", "Ionescu", "Constantin", "Dumitru", "Stănescu", "Munteanu"),
+        ("Mihaela", "Gabriela", "Florentina"), ("Ionel", "Vasile", "Gheorghe", "Florin"))),
+    ("west_african", 0.08, _Names(
+        ("Victoria", "Anaïs", "Aminata", "Fatoumata", "Akosua", "Grace"),
+        ("Kwame", "Kofi", "Moussa", "Ibrahima", "Yaw", "Joël"),
+        ("Climbié", "Kouassi", "Diallo", "Traoré", "Mensah", "Asante", "Kouao"),
+        ("Marie-Thérèse", "Adwoa", "Mariama", "Awa"), ("Kwabena", "Mamadou", "Kofi", "Sékou"))),
 )
 # Nicknames, diminutives and transliterations an agency may record instead.
 NICKNAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -109,7 +130,8 @@ NICKNAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Abdirahman", ("Abdulrahman",)), ("Abdullahi", ("Abdullah",)), ("Andrei", ("Andrew",)),
     ("Mihai", ("Michael",)), ("Mateusz", ("Matthew",)), ("Krzysztof", ("Christopher",)),
     ("Łukasz", ("Luke", "Lukas")), ("Sophie", ("Sophia", "Sofia")), ("Amelia", ("Millie",)),
-    ("Małgorzata", ("Gosia",)), ("Ionuț", ("Ion",)),
+    ("Małgorzata", ("Gosia",)), ("Ionuț", ("Ion",)), ("Fatoumata", ("Fatou",)),
+    ("Ibrahima", ("Ibrahim",)), ("Moussa", ("Musa",)), ("Aminata", ("Amina",)),
 )
 # Town and the outward codes of some of its postcode districts.
 TOWNS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -155,11 +177,12 @@ class _Kind:
 KINDS = (
     _Kind("school", "t", ("designated safeguarding lead", "class teacher", "head of year",
                           "SENCO"), (4, 17), "registration", universal=True),
-    _Kind("gp", "gp", ("GP", "practice nurse"), (0, 17), "registration", True, True),
+    _Kind("gp", "gp", ("GP", "practice nurse"), (0, 17), "registration",
+          health=True, universal=True),
     _Kind("hospital", "h", ("paediatric nurse", "paediatrician", "emergency department nurse"),
-          (0, 17), "contact", True),
+          (0, 17), "contact", health=True),
     _Kind("health_visitor", "hv", ("health visitor", "community nursery nurse"), (0, 4),
-          "registration", True, True),
+          "registration", health=True, universal=True),
     _Kind("social_care", "sw", ("social worker", "senior social worker"), (0, 17), "referral"),
     _Kind("police", "pc", ("police constable", "detective constable"), (0, 17), "contact"),
     _Kind("education_welfare", "ew", ("education welfare officer", "attendance officer"),
@@ -207,6 +230,8 @@ class DemoChild:
 
 @dataclass(frozen=True)
 class DemoPractitioner:
+    """A professional with work contacts only (`@<agency id>.example`, never a real domain)."""
+
     id: str
     name: str
     role: str
@@ -217,6 +242,8 @@ class DemoPractitioner:
 
 @dataclass(frozen=True)
 class DemoAgency:
+    """One agency: its id (e.g. "school-0042"), its kind (DESIGN §4) and its staff."""
+
     id: str
     kind: str
     practitioners: tuple[DemoPractitioner, ...]
@@ -269,35 +296,44 @@ def _household_dobs(rng: random.Random) -> list[date]:
     return dobs
 
 
-def _carer(rng: random.Random, family: str) -> DemoCarer:
-    names, weights = zip(*CARER_RELATIONSHIPS, strict=True)
-    relationship = rng.choices(names, weights)[0]
+def _names(rng: random.Random) -> _Names:
+    groups, weights = [g[2] for g in NAME_GROUPS], [g[1] for g in NAME_GROUPS]
+    return rng.choices(groups, weights)[0]
+
+
+def _carer(rng: random.Random, names: _Names, family: str) -> DemoCarer:
+    """A parent shares the community and often the family name; a foster carer need not."""
+    relationships, weights = zip(*CARER_RELATIONSHIPS, strict=True)
+    relationship = rng.choices(relationships, weights)[0]
+    if relationship == "foster_carer":
+        names, family = _names(rng), ""
     female = relationship in ("mother", "aunt") or (relationship != "father" and rng.random() < 0.6)
-    own = family if rng.random() < 0.7 else rng.choice(FAMILY_NAMES)
-    surname = rng.choice(FAMILY_NAMES) if relationship == "foster_carer" else own
+    surname = family if family and rng.random() < 0.7 else rng.choice(names.families)
     phone = f"07700 900{rng.randrange(1000):03d}" if rng.random() < CARER_PHONE_P else None
-    given = rng.choice(ADULT_F if female else ADULT_M)
+    given = rng.choice(names.women if female else names.men)
     return DemoCarer(given, rng.choice(surname.split("-")), relationship, phone)
 
 
-def _given_name(rng: random.Random, taken: list[str]) -> tuple[str, str]:
+def _given_name(rng: random.Random, names: _Names, taken: list[str]) -> tuple[str, str]:
     while True:
         sex = rng.choice("FM")
-        given = rng.choice(GIVEN_F if sex == "F" else GIVEN_M)
+        given = rng.choice(names.girls if sex == "F" else names.boys)
         if given not in taken:
             return given, sex
 
 
 def _household(rng: random.Random, first: int) -> list[DemoChild]:
     """Children of one home: one family name, address and carer; twins share a birth date."""
-    family, address = rng.choice(FAMILY_NAMES), _make_address(rng)
-    carer, shielded = _carer(rng, family), rng.random() < SHIELDED_P
+    names, address = _names(rng), _make_address(rng)
+    family = rng.choice(names.families)
+    carer, shielded = _carer(rng, names, family), rng.random() < SHIELDED_P
     taken: list[str] = []
     children: list[DemoChild] = []
     for i, dob in enumerate(_household_dobs(rng)):
-        given, sex = _given_name(rng, taken)
+        given, sex = _given_name(rng, names, taken)
         taken.append(given)
-        middle = rng.choice(GIVEN_F if sex == "F" else GIVEN_M) if rng.random() < 0.3 else None
+        pool = [n for n in (names.girls if sex == "F" else names.boys) if n != given]
+        middle = rng.choice(pool) if rng.random() < MIDDLE_NAME_P else None
         nhs = _nhs_number(rng) if rng.random() < NHS_NUMBER_P else None
         children.append(DemoChild(f"c-{first + i:04d}", f"h-{first:04d}", given, middle, family,
                                   dob, sex, address, carer, shielded, nhs))
@@ -325,7 +361,8 @@ def _slug(text: str) -> str:
 
 def _practitioner(rng: random.Random, kind: _Kind, agency_id: str, index: int,
                   lead: bool) -> DemoPractitioner:
-    given, family = rng.choice(ADULT_F + ADULT_M), rng.choice(FAMILY_NAMES)
+    names = _names(rng)
+    given, family = rng.choice(names.women + names.men), rng.choice(names.families)
     role = kind.roles[0] if index == 0 else rng.choice(kind.roles)
     phone = f"020 7946 0{rng.randrange(1000):03d}" if rng.random() < 0.7 else None
     return DemoPractitioner(

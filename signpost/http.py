@@ -49,8 +49,9 @@ def serve_app_in_thread(app: FastAPI, port: int, host: str = "127.0.0.1") -> uvi
     return server
 
 
-def serve_health_in_thread(service: str, port: int) -> uvicorn.Server | None:
+def serve_health_in_thread(service: str, port: int,
+                           host: str = "127.0.0.1") -> uvicorn.Server | None:
     """A health-and-metrics-only server for services without an API; port 0 = none."""
     if not port:
         return None
-    return serve_app_in_thread(add_health_routes(FastAPI(title=service), service), port)
+    return serve_app_in_thread(add_health_routes(FastAPI(title=service), service), port, host)

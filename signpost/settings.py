@@ -60,6 +60,8 @@ class CommonSettings(BaseSettings):
         default=10_000, ge=1000, description="Kafka consumer session timeout; >= 6000 on Kafka"
     )
     max_poll_records: int = Field(default=200, ge=1, description="records per consumer poll")
+    http_host: str = Field(default="127.0.0.1",
+                           description="bind address of every HTTP server; 0.0.0.0 in containers")
     log_level: str = Field(default="INFO", description="Python logging level")
 
     @property

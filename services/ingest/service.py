@@ -50,7 +50,7 @@ def main(settings: IngestSettings, stop: threading.Event) -> None:
     server = None
     if settings.gateway_port:
         app = create_app(settings, producer)
-        server = serve_app_in_thread(app, settings.gateway_port, settings.gateway_host)
+        server = serve_app_in_thread(app, settings.gateway_port, settings.http_host)
     try:
         run_loop(consumer, producer, lambda r: handle(r, settings), stop, "ingest")
     finally:

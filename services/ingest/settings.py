@@ -12,7 +12,6 @@ __all__ = ["IngestSettings"]
 class IngestSettings(CommonSettings):
     ingest_group: str = Field(default="signpost-ingest", description="consumer group")
     gateway_port: int = Field(default=8081, description="HTTP gateway port; 0 = no gateway")
-    gateway_host: str = Field(default="127.0.0.1", description="gateway bind address")
     agency_key_hashes: dict[str, str] = Field(
         default_factory=dict,
         description='JSON {"agency-id": "<sha256 hex of its API key>"}; keys are never stored',

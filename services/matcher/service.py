@@ -74,7 +74,7 @@ def main(settings: MatcherSettings, stop: threading.Event) -> None:
     engine = build_engine(settings)
     consumer = make_consumer(settings, [settings.topics.events], settings.matcher_group)
     producer = make_producer(settings)
-    server = serve_health_in_thread("matcher", settings.matcher_http_port)
+    server = serve_health_in_thread("matcher", settings.matcher_http_port, settings.http_host)
     try:
         run_loop(consumer, producer, lambda r: handle(r, engine, settings), stop, "matcher")
     finally:

@@ -139,7 +139,8 @@ def _serve_inbox(settings: NotifierSettings, store: InboxStore) -> uvicorn.Serve
     """The inbox API on SIGNPOST_INBOX_PORT (0 = none); raises if it cannot listen there."""
     if not settings.inbox_port:
         return None
-    return serve_app_in_thread(create_app(settings, store), settings.inbox_port)
+    return serve_app_in_thread(create_app(settings, store), settings.inbox_port,
+                               settings.http_host)
 
 
 def _stop_server(server: uvicorn.Server) -> None:
