@@ -112,6 +112,7 @@ def _service_env(bootstrap: str, redis_url: str, webhook_url: str,
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
     env.update({
         "SIGNPOST_ENVIRONMENT": "dev",
+        "SIGNPOST_LOG_LEVEL": "WARNING",  # the terminal is for alerts
         "SIGNPOST_KAFKA_BOOTSTRAP": bootstrap,
         "SIGNPOST_REDIS_URL": redis_url,
         "SIGNPOST_KEY_PREFIX": f"dev-{uuid.uuid4().hex[:8]}",

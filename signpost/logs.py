@@ -11,5 +11,6 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level.upper(), format=FORMAT)
-    # kafka-python logs connection churn at INFO; keep it to warnings.
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python logs connection churn, httpx every request (with its URL), at INFO.
+    for noisy in ("kafka", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
