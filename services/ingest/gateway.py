@@ -19,7 +19,7 @@ from services.ingest.validate import Rejection, validate
 from signpost.auth import verify_api_key
 from signpost.http import add_health_routes
 
-__all__ = ["Accepted", "LineRejection", "create_app"]
+__all__ = ["Accepted", "CurrentAgency", "LineRejection", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,43 +48,55 @@ def _split_body(body: bytes, content_type: str) -> list[bytes]:
     return [body]
 
 
+def _settings(request: Request) -> IngestSettings:
+    settings: IngestSettings = request.app.state.settings
+    return settings
+
+
+def current_agency(request: Request,
+                   authorization: Annotated[str | None, Header()] = None) -> str:
+    """The agency whose API key is presented as 'Authorization: Bearer <key>'."""
+    scheme, _, key = (authorization or "").partition(" ")
+    hashes = _settings(request).agency_key_hashes
+    agency = verify_api_key(key, hashes) if key else None
+    if scheme.lower() != "bearer" or agency is None:
+        raise HTTPException(401, "a valid agency API key is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return agency
+
+
+CurrentAgency = Annotated[str, Depends(current_agency)]
+
+
+async def post_events(request: Request, agency: CurrentAgency) -> Accepted | JSONResponse:
+    """One event (application/json) or a JSONL batch (application/x-ndjson); all or none."""
+    settings = _settings(request)
+    body = await _read_limited(request, settings.max_body_bytes)
+    lines = _split_body(body, request.headers.get("content-type", ""))
+    if len(lines) > settings.max_batch_events:
+        raise HTTPException(413, f"at most {settings.max_batch_events} events per request")
+    now = datetime.now(UTC)
+    outcomes = [validate(line, now) for line in lines]
+    rejections = [LineRejection(line=i + 1, reason=o.reason.value, errors=list(o.errors))
+                  for i, o in enumerate(outcomes) if isinstance(o, Rejection)]
+    if rejections or not lines:
+        detail = "no event in body" if not lines else "events rejected; none accepted"
+        return JSONResponse(Rejected(detail=detail, rejections=rejections).model_dump(
+            mode="json"), status_code=422)
+    accepted = [o for o in outcomes if isinstance(o, StandardisedEvent)]
+    if any(e.event.agency.id != agency for e in accepted):
+        raise HTTPException(403, "events must carry the agency id of the API key")
+    await run_in_threadpool(_publish, request.app.state.producer, settings, accepted)
+    return Accepted(event_ids=[str(e.event.event_id) for e in accepted])
+
+
 def create_app(settings: IngestSettings, producer: KafkaProducer) -> FastAPI:
     app = add_health_routes(FastAPI(title="Signpost ingest gateway"), "ingest")
-
-    def current_agency(
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> str:
-        """The agency whose API key is presented as 'Authorization: Bearer <key>'."""
-        scheme, _, key = (authorization or "").partition(" ")
-        agency = verify_api_key(key, settings.agency_key_hashes) if key else None
-        if scheme.lower() != "bearer" or agency is None:
-            raise HTTPException(401, "a valid agency API key is required",
-                                headers={"WWW-Authenticate": "Bearer"})
-        return agency
-
-    CurrentAgency = Annotated[str, Depends(current_agency)]
-
-    @app.post("/v1/events", status_code=202, response_model=Accepted,
-              responses={422: {"model": Rejected}, 413: {}, 403: {}})
-    async def post_events(request: Request, agency: CurrentAgency) -> Accepted | JSONResponse:
-        body = await _read_limited(request, settings.max_body_bytes)
-        lines = _split_body(body, request.headers.get("content-type", ""))
-        if len(lines) > settings.max_batch_events:
-            raise HTTPException(413, f"at most {settings.max_batch_events} events per request")
-        now = datetime.now(UTC)
-        outcomes = [validate(line, now) for line in lines]
-        rejections = [LineRejection(line=i + 1, reason=o.reason.value, errors=list(o.errors))
-                      for i, o in enumerate(outcomes) if isinstance(o, Rejection)]
-        if rejections or not lines:
-            detail = "no event in body" if not lines else "events rejected; none accepted"
-            return JSONResponse(Rejected(detail=detail, rejections=rejections).model_dump(
-                mode="json"), status_code=422)
-        accepted = [o for o in outcomes if isinstance(o, StandardisedEvent)]
-        if any(e.event.agency.id != agency for e in accepted):
-            raise HTTPException(403, "events must carry the agency id of the API key")
-        await run_in_threadpool(_publish, producer, settings, accepted)
-        return Accepted(event_ids=[str(e.event.event_id) for e in accepted])
-
+    app.state.settings = settings
+    app.state.producer = producer
+    app.add_api_route("/v1/events", post_events, methods=["POST"], status_code=202,
+                      response_model=Accepted,
+                      responses={422: {"model": Rejected}, 413: {}, 403: {}, 401: {}})
     return app
 
 
