@@ -25,6 +25,7 @@ LOCK_TIMEOUT_S = 30.0  # a matcher that dies holding the lock frees it after thi
 LOCK_WAIT_S = 60.0
 MAX_REDIRECT_HOPS = 64
 BLOCK_TRIM = 2000  # members kept per blocking key; only the newest `cap` are read
+TRIM_EVERY = 64  # trim a key's set on one commit in this many: bounded, and cheap
 
 
 class PractitionerOnRecord(BaseModel):
@@ -104,16 +105,20 @@ class Index:
                 for d in loaded]
 
     def resolve_many(self, child_ids: list[str]) -> dict[str, str]:
-        """child id -> the child that now stands for it (after merges)."""
-        out: dict[str, str] = {}
-        for cid in set(child_ids):
-            current = cid
-            for _ in range(MAX_REDIRECT_HOPS):
-                nxt = self.r.hget(self.k.redirect, current)
-                if nxt is None:
-                    break
-                current = str(nxt)
-            out[cid] = current
+        """child id -> the child that now stands for it (after merges): one HMGET per hop."""
+        out = {cid: cid for cid in set(child_ids)}
+        pending = list(out)
+        for _ in range(MAX_REDIRECT_HOPS):
+            if not pending:
+                break
+            current = [out[cid] for cid in pending]
+            targets = self.r.hmget(self.k.redirect, current)
+            moved = []
+            for cid, target in zip(pending, targets, strict=True):
+                if target is not None:
+                    out[cid] = str(target)
+                    moved.append(cid)
+            pending = moved
         return out
 
     def resolve(self, child_id: str) -> str:
@@ -174,7 +179,8 @@ class Index:
         pipe.set(k.record(features.event_id), json.dumps(record, separators=(",", ":")))
         for d in digests:
             pipe.zadd(k.block(d), {features.event_id: seq})
-            pipe.zremrangebyrank(k.block(d), 0, -BLOCK_TRIM - 1)
+            if seq % TRIM_EVERY == 0:
+                pipe.zremrangebyrank(k.block(d), 0, -BLOCK_TRIM - 1)
         pipe.sadd(k.child_records(child_id), features.event_id)
         pipe.hset(k.child_agencies(child_id), features.agency_id, features.agency_kind)
         pipe.hset(k.child_practitioners(child_id), practitioner.id,
