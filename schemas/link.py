@@ -25,6 +25,8 @@ class FieldExplanation(BaseModel):
     comparison: str
     level: str
     weight: float = Field(description="log2 Bayes factor of this level, m/u")
+    term_frequency: float | None = Field(
+        default=None, description="frequency of the value when it replaced u (exact level)")
 
 
 class LinkDecision(BaseModel):

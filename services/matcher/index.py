@@ -25,6 +25,7 @@ LOCK_TIMEOUT_S = 30.0  # a matcher that dies holding the lock frees it after thi
 LOCK_WAIT_S = 60.0
 MAX_REDIRECT_HOPS = 64
 BLOCK_TRIM = 2000  # members kept per blocking key; only the newest `cap` are read
+TF_MIN_RECORDS = 500  # below this many records a frequency is noise: no TF adjustment
 TRIM_EVERY = 64  # trim a key's set on one commit in this many: bounded, and cheap
 
 
@@ -150,6 +151,19 @@ class Index:
             pipe.smembers(self.k.cannot_link(cid))
         return frozenset(x for members in pipe.execute() for x in members)
 
+    def term_frequencies(self, values: dict[str, str]) -> dict[str, float]:
+        """comparison -> frequency of this value among stored records (once enough are)."""
+        named = [(c, v) for c, v in values.items() if v]
+        pipe = self.r.pipeline(transaction=False)
+        pipe.get(self.k.tf_total)
+        for comparison, value in named:
+            pipe.get(self.k.tf(comparison, self.digest(value)))
+        total, *counts = pipe.execute()
+        total = int(total or 0)
+        if total < TF_MIN_RECORDS:
+            return {}
+        return {c: int(n or 0) / total for (c, _), n in zip(named, counts, strict=True)}
+
     def next_seq(self) -> int:
         return int(self.r.incr(self.k.seq))
 
@@ -165,6 +179,7 @@ class Index:
         shielded: bool,
         seq: int,
         result_json: str,
+        tf_values: dict[str, str],
     ) -> None:
         """Write one event's record, keys, child updates, merges and stored result atomically."""
         k = self.k
@@ -181,6 +196,10 @@ class Index:
             pipe.zadd(k.block(d), {features.event_id: seq})
             if seq % TRIM_EVERY == 0:
                 pipe.zremrangebyrank(k.block(d), 0, -BLOCK_TRIM - 1)
+        pipe.incr(k.tf_total)
+        for comparison, value in tf_values.items():
+            if value:
+                pipe.incr(k.tf(comparison, self.digest(value)))
         pipe.sadd(k.child_records(child_id), features.event_id)
         pipe.hset(k.child_agencies(child_id), features.agency_id, features.agency_kind)
         pipe.hset(k.child_practitioners(child_id), practitioner.id,

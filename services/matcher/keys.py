@@ -53,6 +53,15 @@ class Keys:
         """HASH practitioner id -> JSON work contact, agency and lead flag."""
         return f"{self.p}:child:{child_id}:prac"
 
+    @property
+    def tf_total(self) -> str:
+        """STRING count of records counted for term frequencies."""
+        return f"{self.p}:tf:total"
+
+    def tf(self, comparison: str, digest: str) -> str:
+        """STRING count of records with this (keyed-hashed) value."""
+        return f"{self.p}:tf:{comparison}:{digest}"
+
     def cannot_link(self, child_id: str) -> str:
         """SET child ids this child must never be linked with."""
         return f"{self.p}:child:{child_id}:cannot"

@@ -140,6 +140,10 @@ class LinkageModel(BaseModel):
     upper: float = Field(description="match weight at or above which a pair links")
     lower: float = Field(description="match weight at or above which a pair goes to review")
     levels: dict[str, dict[str, LevelParams]]
+    tf_comparisons: list[str] = Field(
+        default_factory=list,
+        description="comparisons whose exact level uses the value's frequency as u")
+    tf_min_u: float = Field(default=1e-4, gt=0, description="floor of a term frequency")
 
     @model_validator(mode="after")
     def _covers_every_level(self) -> LinkageModel:

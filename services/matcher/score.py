@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from schemas import FieldExplanation
-from services.matcher.model import COMPARISONS, LinkageModel
+from services.matcher.model import COMPARISONS, Level, LinkageModel
 from services.matcher.standardise import Features
 
-__all__ = ["ScoredPair", "match_weight", "prior_weight", "probability", "score_pair"]
+__all__ = ["ScoredPair", "levels_of", "match_weight", "prior_weight", "probability",
+           "score_pair"]
 
 
 def match_weight(m: float, u: float) -> float:
@@ -37,15 +39,34 @@ class ScoredPair:
         return next(e.level for e in self.explanation if e.comparison == comparison)
 
 
-def score_pair(a: Features, b: Features, model: LinkageModel) -> ScoredPair:
-    """Total = prior weight + the weight of each comparison's level (null levels weigh 0)."""
+def levels_of(a: Features, b: Features) -> tuple[Level, ...]:
+    """The pair's level in every comparison, in COMPARISONS order."""
+    return tuple(comp.level_of(a, b) for comp in COMPARISONS)
+
+
+def _weight(model: LinkageModel, comparison: str, level: Level,
+            term_frequency: float | None) -> float:
+    """A level's weight; an exact agreement on a rare value weighs more (Splink's TF rule)."""
+    if level.is_null:
+        return 0.0
+    params = model.levels[comparison][level.name]
+    if term_frequency is not None and level.name == "exact":
+        return match_weight(params.m, max(term_frequency, model.tf_min_u))
+    return match_weight(params.m, params.u)
+
+
+def score_pair(a: Features, b: Features, model: LinkageModel,
+               tf: Mapping[str, float] | None = None) -> ScoredPair:
+    """Total = prior weight + the weight of each comparison's level (null levels weigh 0).
+
+    `tf` maps a comparison to the frequency of the event's value among stored records; it
+    replaces u for that comparison's exact level.
+    """
     prior = prior_weight(model.prior)
     parts = []
-    for comp in COMPARISONS:
-        level = comp.level_of(a, b)
-        weight = 0.0
-        if not level.is_null:
-            params = model.levels[comp.name][level.name]
-            weight = match_weight(params.m, params.u)
-        parts.append(FieldExplanation(comparison=comp.name, level=level.name, weight=weight))
+    for comp, level in zip(COMPARISONS, levels_of(a, b), strict=True):
+        freq = tf.get(comp.name) if tf and comp.name in model.tf_comparisons else None
+        weight = _weight(model, comp.name, level, freq)
+        parts.append(FieldExplanation(comparison=comp.name, level=level.name, weight=weight,
+                                      term_frequency=freq if level.name == "exact" else None))
     return ScoredPair(prior + sum(p.weight for p in parts), prior, tuple(parts))
