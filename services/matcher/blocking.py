@@ -36,6 +36,8 @@ def block_keys(f: Features) -> list[str]:
     if dob:
         keys.append(f"dg|{dob}|{given}" if given else "")
         keys.extend(f"df|{dob}|{fam}" for fam in families)
+        keys.append(f"dp|{dob}|{f.postcode}" if f.postcode else "")
+        keys.append(f"dt|{dob}|{f.town}" if f.town else "")
     for fam in families:
         keys.append(f"gf|{given}|{fam}" if given else "")
         keys.append(f"pf|{f.postcode}|{fam}" if f.postcode else "")

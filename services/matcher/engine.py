@@ -67,8 +67,11 @@ class Engine:
     def _candidates(self, f: Features, digests: list[str],
                     tf_values: dict[str, str]) -> list[Candidate]:
         records = self.index.records(self.index.candidates(digests))
-        tf = self.index.term_frequencies(tf_values) if records else {}
-        return [Candidate(r.features, r.child_id, score_pair(f, r.features, self.model, tf))
+        if not records:
+            return []
+        population, tf = self.index.term_frequencies(tf_values)
+        return [Candidate(r.features, r.child_id,
+                          score_pair(f, r.features, self.model, tf, population))
                 for r in records if r.features.event_id != f.event_id]
 
     def _process_locked(self, std: StandardisedEvent) -> Result:

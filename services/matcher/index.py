@@ -151,8 +151,11 @@ class Index:
             pipe.smembers(self.k.cannot_link(cid))
         return frozenset(x for members in pipe.execute() for x in members)
 
-    def term_frequencies(self, values: dict[str, str]) -> dict[str, float]:
-        """comparison -> frequency of this value among stored records (once enough are)."""
+    def term_frequencies(self, values: dict[str, str]) -> tuple[int, dict[str, float]]:
+        """(stored records, comparison -> frequency of this value among them).
+
+        Frequencies are left out until TF_MIN_RECORDS records are stored.
+        """
         named = [(c, v) for c, v in values.items() if v]
         pipe = self.r.pipeline(transaction=False)
         pipe.get(self.k.tf_total)
@@ -161,8 +164,8 @@ class Index:
         total, *counts = pipe.execute()
         total = int(total or 0)
         if total < TF_MIN_RECORDS:
-            return {}
-        return {c: int(n or 0) / total for (c, _), n in zip(named, counts, strict=True)}
+            return total, {}
+        return total, {c: int(n or 0) / total for (c, _), n in zip(named, counts, strict=True)}
 
     def next_seq(self) -> int:
         return int(self.r.incr(self.k.seq))

@@ -136,7 +136,12 @@ class LinkageModel(BaseModel):
 
     model_version: str
     description: str = ""
-    prior: float = Field(gt=0, lt=1, description="P(match) for a blocked candidate pair")
+    records_per_child: float = Field(
+        gt=0, description="other records a stored record's child has, on average: with the "
+        "number of stored records N, the prior that a record is the event's child is r/N")
+    min_population: int = Field(
+        default=1000, ge=1, description="N used while fewer records are stored, so the first "
+        "events of an empty index are not linked on thin evidence")
     upper: float = Field(description="match weight at or above which a pair links")
     lower: float = Field(description="match weight at or above which a pair goes to review")
     levels: dict[str, dict[str, LevelParams]]

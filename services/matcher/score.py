@@ -10,8 +10,8 @@ from schemas import FieldExplanation
 from services.matcher.model import COMPARISONS, Level, LinkageModel
 from services.matcher.standardise import Features
 
-__all__ = ["ScoredPair", "levels_of", "match_weight", "prior_weight", "probability",
-           "score_pair"]
+__all__ = ["ScoredPair", "levels_of", "match_weight", "prior_for", "prior_weight",
+           "probability", "score_pair"]
 
 
 def match_weight(m: float, u: float) -> float:
@@ -22,6 +22,13 @@ def match_weight(m: float, u: float) -> float:
 def prior_weight(prior: float) -> float:
     """log2 of the prior odds of a match."""
     return math.log2(prior / (1 - prior))
+
+
+def prior_for(model: LinkageModel, population: int) -> float:
+    """P(a stored record is the event's child) before comparing: r / N (Fellegi-Sunter's
+    lambda over all pairs; blocking only skips pairs that would score low)."""
+    n = max(population, model.min_population)
+    return min(model.records_per_child / n, 0.5)
 
 
 def probability(weight: float) -> float:
@@ -56,13 +63,13 @@ def _weight(model: LinkageModel, comparison: str, level: Level,
 
 
 def score_pair(a: Features, b: Features, model: LinkageModel,
-               tf: Mapping[str, float] | None = None) -> ScoredPair:
+               tf: Mapping[str, float] | None = None, population: int = 0) -> ScoredPair:
     """Total = prior weight + the weight of each comparison's level (null levels weigh 0).
 
     `tf` maps a comparison to the frequency of the event's value among stored records; it
-    replaces u for that comparison's exact level.
+    replaces u for that comparison's exact level. `population` is the number of stored records.
     """
-    prior = prior_weight(model.prior)
+    prior = prior_weight(prior_for(model, population))
     parts = []
     for comp, level in zip(COMPARISONS, levels_of(a, b), strict=True):
         freq = tf.get(comp.name) if tf and comp.name in model.tf_comparisons else None

@@ -31,6 +31,8 @@ U_PAIRS = 200_000
 EM_PAIRS = 300_000
 EM_ITERATIONS = 40
 EM_TOLERANCE = 1e-6
+SESSION_PRIOR = 0.1  # starting share of matches among a session's blocked pairs
+MIN_RECORDS_PER_CHILD = 0.5
 
 Pattern = tuple[str, ...]  # one level name per comparison, in COMPARISONS order
 Params = dict[str, dict[str, float]]  # comparison -> non-null level -> probability
@@ -169,6 +171,12 @@ def _session_m(records: Sequence[Features], u: Params, m0: Params, prior0: float
     return {**m0, **averaged}, runs
 
 
+def _expected_matches(counts: Counter[Pattern], u: Params, m: Params, n_pairs: int) -> float:
+    """Matches among the blocked pairs: the prior fitted by EM with m and u fixed, times pairs."""
+    _, prior, _ = em(counts, u, m, SESSION_PRIOR, fit_m=False)
+    return prior * n_pairs
+
+
 class TrainingReport:
     """What training saw: for the command's output, not stored in the model."""
 
@@ -183,12 +191,13 @@ def train(records: Sequence[Features], start: LinkageModel, version: str,
     rng = random.Random(seed)
     u = estimate_u(records, rng)
     m0 = {c: {lv: p.m for lv, p in levels.items()} for c, levels in start.levels.items()}
-    m, iterations = _session_m(records, u, m0, start.prior, rng)
+    m, iterations = _session_m(records, u, m0, SESSION_PRIOR, rng)
     pairs = blocked_pairs(records, rng)
-    _, prior, _ = em(patterns_of(records, pairs), u, m, start.prior, fit_m=False)
+    matched = _expected_matches(patterns_of(records, pairs), u, m, len(pairs))
     levels = {c: {lv: LevelParams(m=m[c][lv], u=u[c][lv]) for lv in u[c]} for c in u}
+    per_child = max(2 * matched / max(len(records), 1), MIN_RECORDS_PER_CHILD)
     model = start.model_copy(update={
-        "model_version": version, "prior": prior, "levels": levels,
+        "model_version": version, "records_per_child": per_child, "levels": levels,
         "description": f"trained on {len(records)} records: u from random pairs, m by EM"})
     return LinkageModel.model_validate(model.model_dump()), TrainingReport(
         len(records), U_PAIRS, len(pairs), iterations)
