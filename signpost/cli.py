@@ -190,7 +190,8 @@ def train(
     model, report = estimate(records, default_model(), version, seed)
     save_model(model, out)
     console.print(f"trained on {report.records} records ({report.em_pairs} candidate pairs, "
-                  f"{report.iterations} EM iterations); prior {model.prior:.4f}; wrote {out}")
+                  f"{report.iterations} EM iterations); {model.records_per_child:.2f} records "
+                  f"per child; wrote {out}")
 
 
 @app.command()
