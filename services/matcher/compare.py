@@ -23,10 +23,20 @@ __all__ = ["TF_VALUES", "Predicate", "close_enough", "dob_one_digit", "dob_swapp
 Predicate = Callable[[Features, Features], bool]
 
 CLOSE_NAME_JW = 0.88  # Jaro-Winkler above which two names are typing variants of each other
+SIMILAR_NAME_JW = 0.80  # weaker: two or three keying errors in a longer name
+SIMILAR_NAME_EDITS = 2  # Damerau-Levenshtein distance that still reads as a typo
 
 
 def close_enough(x: str, y: str, threshold: float = CLOSE_NAME_JW) -> bool:
     return bool(x and y) and jellyfish.jaro_winkler_similarity(x, y) >= threshold
+
+
+def similar(x: str, y: str) -> bool:
+    """Two or so keying errors apart: transposed, dropped or doubled letters."""
+    if not x or not y or min(len(x), len(y)) < 4:
+        return False
+    return (jellyfish.damerau_levenshtein_distance(x, y) <= SIMILAR_NAME_EDITS
+            or jellyfish.jaro_winkler_similarity(x, y) >= SIMILAR_NAME_JW)
 
 
 def _first(tokens: tuple[str, ...]) -> str:
@@ -67,6 +77,10 @@ def given_close(a: Features, b: Features) -> bool:
     return close_enough(_first(a.given), _first(b.given))
 
 
+def given_similar(a: Features, b: Features) -> bool:
+    return similar(_first(a.given), _first(b.given))
+
+
 def given_swapped(a: Features, b: Features) -> bool:
     """Given and family names recorded the wrong way round."""
     return bool(a.family) and a.given == b.family and a.family == b.given
@@ -96,6 +110,10 @@ def family_phonetic(a: Features, b: Features) -> bool:
 
 def family_close(a: Features, b: Features) -> bool:
     return close_enough(_joined(a.family), _joined(b.family))
+
+
+def family_similar(a: Features, b: Features) -> bool:
+    return similar(_joined(a.family), _joined(b.family))
 
 
 def family_part(a: Features, b: Features) -> bool:

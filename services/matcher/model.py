@@ -68,6 +68,8 @@ COMPARISONS: tuple[Comparison, ...] = (
         Level("close", f"Jaro-Winkler >= {c.CLOSE_NAME_JW}", c.given_close),
         Level("other_name", "one's given name is the other's middle or other name",
               c.given_other_name),
+        Level("similar", f"<= {c.SIMILAR_NAME_EDITS} edits or Jaro-Winkler >= "
+              f"{c.SIMILAR_NAME_JW}", c.given_similar),
         _ELSE,
     )),
     Comparison("family_name", (
@@ -76,6 +78,8 @@ COMPARISONS: tuple[Comparison, ...] = (
         Level("phonetic", "same phonetic code", c.family_phonetic),
         Level("close", f"Jaro-Winkler >= {c.CLOSE_NAME_JW}", c.family_close),
         Level("part", "shares one part of a double-barrelled name, or swapped", c.family_part),
+        Level("similar", f"<= {c.SIMILAR_NAME_EDITS} edits or Jaro-Winkler >= "
+              f"{c.SIMILAR_NAME_JW}", c.family_similar),
         _ELSE,
     )),
     Comparison("date_of_birth", (
