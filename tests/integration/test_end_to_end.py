@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer
 
 from schemas import DlqReason, DlqRecord, LinkDecision
 from services.ingest.service import main as ingest_main
@@ -28,6 +26,7 @@ from signpost.kafka import ensure_topics, make_producer
 from signpost.settings import CommonSettings
 from tests.support.events import make_event
 from tests.support.receiver import WebhookReceiver
+from tests.support.topics import read_topic
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
@@ -64,29 +63,8 @@ def services(common: CommonSettings, receiver: WebhookReceiver,
         t.join(timeout=15)
 
 
-SETTLE_S = 1.5  # after the expected count arrives, keep reading this long to catch extras
-
-
 def _consume(settings: CommonSettings, topic: str, expected: int) -> list[bytes]:
-    """Exactly `expected` messages from the topic's start, or the test fails."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", group_id=None,
-                             consumer_timeout_ms=500)
-    values: list[bytes] = []
-
-    def probe() -> bool:
-        values.extend(r.value for batch in consumer.poll(timeout_ms=200).values() for r in batch)
-        return len(values) >= expected
-
-    try:
-        wait_until(probe, timeout_s=45)
-        deadline = time.monotonic() + SETTLE_S
-        while time.monotonic() < deadline:
-            probe()
-    finally:
-        consumer.close()
-    assert len(values) == expected, f"{len(values)} messages on {topic}, expected {expected}"
-    return values
+    return read_topic(settings.kafka_bootstrap, topic, expected)
 
 
 def test_three_agencies_one_child_alerts_and_dlq(services: CommonSettings,

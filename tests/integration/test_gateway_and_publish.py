@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kafka import KafkaConsumer
 
 from schemas import StandardisedEvent
 from services.ingest.service import main as ingest_main
@@ -24,6 +23,7 @@ from signpost.kafka import ensure_topics
 from signpost.publish import CSV_COLUMNS
 from signpost.settings import CommonSettings
 from tests.support.events import make_event
+from tests.support.topics import read_topic
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
@@ -56,19 +56,7 @@ def _up(url: str) -> bool:
 
 
 def _read(settings: CommonSettings, topic: str, n: int) -> list[bytes]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", group_id=None)
-    got: list[bytes] = []
-
-    def probe() -> bool:
-        got.extend(r.value for b in consumer.poll(timeout_ms=200).values() for r in b)
-        return len(got) >= n
-
-    try:
-        wait_until(probe, timeout_s=20)
-    finally:
-        consumer.close()
-    return got
+    return read_topic(settings.kafka_bootstrap, topic, n, exact=False, timeout_s=20)
 
 
 def _auth(key: str = SCHOOL_KEY) -> dict[str, str]:
