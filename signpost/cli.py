@@ -10,7 +10,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from signpost.auth import Role, hash_api_key, issue_token
+from signpost.auth import (
+    DEFAULT_TOKEN_TTL_S,
+    AuthError,
+    Claims,
+    Role,
+    hash_api_key,
+    issue_token,
+    verify_token,
+)
 from signpost.febrl import DEFAULT_SEED, FebrlDataset
 from signpost.logs import configure_logging
 from signpost.settings import CommonSettings, random_secret
@@ -26,6 +34,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(token_app, name="token")
 app.add_typer(agency_app, name="agency")
 console = Console(stderr=True)
+MAX_TOKEN_TTL_S = 24 * 3600  # a token is a day's credential at most; issue another tomorrow
 
 
 def _progress() -> Progress:
@@ -84,11 +93,20 @@ def topics_create() -> None:
 def publish(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL or CSV")],
     topic: Annotated[str | None, typer.Option(help="default: contact.events.raw")] = None,
+    agency: Annotated[str | None, typer.Option(
+        envvar="SIGNPOST_PUBLISH_AGENCY",
+        help="agency id to sign as; default: each event's agency.id")] = None,
+    signing_key: Annotated[str | None, typer.Option(
+        envvar="SIGNPOST_SIGNING_KEY", show_default=False,
+        help="the agency's signing key (prefer the environment variable)")] = None,
 ) -> None:
-    """Send a JSONL or CSV file of contact events to Kafka, with a progress bar."""
+    """Sign and send a JSONL or CSV file of contact events to Kafka, with a progress bar."""
     from signpost.kafka import make_producer
-    from signpost.publish import count_events, read_event_lines
+    from signpost.publish import count_events, read_event_lines, signed_message
 
+    if not signing_key:
+        raise typer.BadParameter("set SIGNPOST_SIGNING_KEY (ingest dead-letters unsigned "
+                                 "events)", param_hint="--signing-key")
     settings = CommonSettings()
     target = topic or settings.topics.raw
     producer = make_producer(settings)
@@ -96,12 +114,12 @@ def publish(
     with _progress() as progress:
         task = progress.add_task("publishing", total=count_events(file))
         for raw in read_event_lines(file):
-            producer.send(target, value=raw)
+            producer.send(target, value=raw, headers=signed_message(raw, signing_key, agency))
             sent += 1
             progress.advance(task)
         producer.flush()
     producer.close()
-    console.print(f"sent {sent} events to {target}")
+    console.print(f"sent {sent} events to {target}, signed")
 
 
 @app.command("match-file")
@@ -169,6 +187,24 @@ def febrl(
 
 
 @app.command()
+def synth(
+    outdir: Annotated[Path, typer.Argument(file_okay=False,
+                                           help="directory for events.jsonl and truth.jsonl")],
+    children: Annotated[int, typer.Option(min=1, help="children in the population")] = 20_000,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed writes the same files")] = 1,
+) -> None:
+    """Write a synthetic evaluation set: OUTDIR/events.jsonl and its truth, OUTDIR/truth.jsonl."""
+    from signpost.synth import write_synth
+
+    summary = write_synth(outdir, children, seed)
+    pairs = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.hard_negatives.items()))
+    console.print(f"{summary.events} events about {summary.children} children from "
+                  f"{summary.agencies} agencies ({summary.records} agency records); "
+                  f"hard-negative pairs: {pairs}; {summary.alias_events} alias events")
+    console.print(f"agency records changed, by variation: {json.dumps(summary.variations)}")
+
+
+@app.command()
 def train(
     events: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="events JSONL")],
     out: Annotated[Path, typer.Option(help="where to write the model")] = Path("model.json"),
@@ -219,15 +255,18 @@ def config_doc() -> None:
 def token_issue(
     sub: Annotated[str, typer.Option(help="principal id, e.g. a practitioner id")],
     role: Annotated[Role, typer.Option()] = Role.professional,
-    ttl: Annotated[int, typer.Option(help="seconds")] = 8 * 3600,
+    ttl: Annotated[int, typer.Option(min=60, max=MAX_TOKEN_TTL_S,
+                                     help="seconds, at most a day")] = DEFAULT_TOKEN_TTL_S,
 ) -> None:
-    """Print a signed token for SIGNPOST_TOKEN_SECRET."""
-    import os
+    """Print a signed, expiring token (SIGNPOST_TOKEN_SECRET) on stdout; its expiry on stderr."""
+    from datetime import UTC, datetime
 
-    secret = os.environ.get("SIGNPOST_TOKEN_SECRET")
-    if not secret:
-        raise typer.BadParameter("set SIGNPOST_TOKEN_SECRET")
-    typer.echo(issue_token(secret, sub, role, ttl))
+    if not sub.strip():
+        raise typer.BadParameter("must not be empty", param_hint="--sub")
+    token = issue_token(_token_secret(), sub.strip(), role, ttl)
+    typer.echo(token)
+    expires = datetime.fromtimestamp(verify_token(_token_secret(), token).exp, UTC)
+    console.print(f"token for {sub.strip()} ({role.value}), expires {expires.isoformat()}")
 
 
 @agency_app.command("new-key")

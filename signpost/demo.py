@@ -18,6 +18,17 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any
 
+from signpost.demo_data import (
+    CARER_RELATIONSHIPS,
+    INWARD_LETTERS,
+    NAME_GROUPS,
+    NICKNAMES,
+    STREET_NAMES,
+    STREET_TYPES,
+    TOWNS,
+    Names,
+)
+
 __all__ = [
     "DemoAddress",
     "DemoAgency",
@@ -54,109 +65,7 @@ NEW_AGENCY_P = 0.7
 NO_CARER_P = 0.1  # an agency that recorded no carer
 NHS_KEPT_HEALTH_P = 0.95  # health services nearly always hold the NHS number
 NHS_KEPT_OTHER_P = 0.5
-
-
-
-@dataclass(frozen=True)
-class _Names:
-    """Names common in one community in the UK: children, family names, adults."""
-
-    girls: tuple[str, ...]
-    boys: tuple[str, ...]
-    families: tuple[str, ...]
-    women: tuple[str, ...]
-    men: tuple[str, ...]
-
-
-# Community and its share of households; double-barrelled names are among the British ones.
-NAME_GROUPS: tuple[tuple[str, float, _Names], ...] = (
-    ("british_irish", 0.45, _Names(
-        ("Olivia", "Amelia", "Isla", "Ava", "Elizabeth", "Charlotte", "Sophie", "Grace", "Ruby",
-         "Zoë", "Chloë", "Renée", "Victoria", "Katherine", "Rebecca", "Jessica", "Evie",
-         "Poppy", "Freya", "Niamh", "Aoife", "Siobhán"),
-        ("Oliver", "George", "Harry", "Alexander", "William", "Thomas", "James", "Jack", "Noah",
-         "Leo", "Charlie", "Alfie", "Jacob", "Joshua", "Samuel", "Daniel", "Theodore", "Seán"),
-        ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Walker", "Hughes",
-         "Robinson", "O'Brien", "McCarthy", "Smith-Jones", "Taylor-Brown", "Okafor-Williams",
-         "Hughes-Ahmed", "Clarke-Mensah", "Price-Kowalczyk"),
-        ("Sarah", "Emma", "Claire", "Rachel", "Joanne", "Kelly", "Michelle", "Hannah", "Bríd"),
-        ("David", "Paul", "Mark", "Darren", "Lee", "Gareth", "Seán", "Stephen"))),
-    ("polish", 0.10, _Names(
-        ("Zofia", "Zuzanna", "Maja", "Wiktoria", "Aleksandra", "Katarzyna", "Małgorzata"),
-        ("Jakub", "Łukasz", "Wojciech", "Krzysztof", "Mateusz", "Kacper", "Szymon"),
-        ("Nowak", "Wójcik", "Kowalczyk", "Mazur", "Krawczyk", "Zając"),
-        ("Agnieszka", "Magdalena", "Joanna", "Ewa"), ("Tomasz", "Piotr", "Marek", "Paweł"))),
-    ("pakistani_bangladeshi", 0.12, _Names(
-        ("Iqra", "Hafsa", "Zainab", "Maryam", "Aisha", "Fatima", "Sadia", "Amina"),
-        ("Mohammed", "Hamza", "Bilal", "Zayn", "Ali", "Ibrahim", "Yusuf", "Omar"),
-        ("Khan", "Hussain", "Iqbal", "Chaudhry", "Rahman", "Ahmed", "Ali", "Miah"),
-        ("Shazia", "Nadia", "Rubina", "Nasreen", "Shamima"), ("Tariq", "Imran", "Asif", "Abdul"))),
-    ("somali_arabic", 0.08, _Names(
-        ("Hodan", "Ayaan", "Sumaya", "Hawa", "Khadija", "Nour", "Layla", "Yasmin"),
-        ("Abdirahman", "Abdullahi", "Mustafa", "Idris", "Hassan", "Ahmed", "Mohammed", "Yusuf"),
-        ("Abdi", "Warsame", "Farah", "Mohamed", "Hassan", "Osman", "Jama"),
-        ("Fadumo", "Asha", "Nasra", "Hibo"), ("Abdi", "Mahad", "Ahmed", "Omar"))),
-    ("nigerian", 0.10, _Names(
-        ("Chidinma", "Adaeze", "Temitope", "Ngozi", "Folake", "Blessing", "Oluwadamilola"),
-        ("Chinedu", "Oluwaseun", "Chukwuemeka", "Tobiloba", "Ayodele", "Obinna", "Daniel"),
-        ("Okafor", "Adeyemi", "Okonkwo", "Balogun", "Eze", "Nwosu", "Oyelaran"),
-        ("Funmilayo", "Adaora", "Ngozi", "Bukola"), ("Olumide", "Chukwudi", "Emeka", "Tunde"))),
-    ("romanian", 0.07, _Names(
-        ("Ioana", "Andreea", "Elena", "Mădălina", "Ștefania", "Bianca"),
-        ("Andrei", "Ștefan", "Mihai", "Ionuț", "Bogdan", "Răzvan"),
-        ("Popescu", "Ionescu", "Constantin", "Dumitru", "Stănescu", "Munteanu"),
-        ("Mihaela", "Gabriela", "Florentina"), ("Ionel", "Vasile", "Gheorghe", "Florin"))),
-    ("west_african", 0.08, _Names(
-        ("Victoria", "Anaïs", "Aminata", "Fatoumata", "Akosua", "Grace"),
-        ("Kwame", "Kofi", "Moussa", "Ibrahima", "Yaw", "Joël"),
-        ("Climbié", "Kouassi", "Diallo", "Traoré", "Mensah", "Asante", "Kouao"),
-        ("Marie-Thérèse", "Adwoa", "Mariama", "Awa"), ("Kwabena", "Mamadou", "Kofi", "Sékou"))),
-)
-# Nicknames, diminutives and transliterations an agency may record instead.
-NICKNAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Elizabeth", ("Beth", "Liz", "Lizzie")), ("Alexander", ("Alex", "Sasha")),
-    ("William", ("Bill", "Will", "Liam")), ("Mohammed", ("Muhammad", "Mohamed", "Mohammad")),
-    ("Katherine", ("Kate", "Katie")), ("Victoria", ("Vicky", "Tori")), ("Rebecca", ("Becky",)),
-    ("Jessica", ("Jess",)), ("Thomas", ("Tom", "Tommy")), ("James", ("Jamie", "Jim")),
-    ("Oliver", ("Ollie",)), ("Charlotte", ("Lottie",)), ("Samuel", ("Sam",)),
-    ("Daniel", ("Dan", "Danny")), ("Joshua", ("Josh",)), ("Theodore", ("Theo",)),
-    ("Jacob", ("Jake",)), ("Aleksandra", ("Ola", "Alexandra")), ("Katarzyna", ("Kasia",)),
-    ("Wojciech", ("Wojtek",)), ("Jakub", ("Kuba", "Jacob")), ("Aisha", ("Ayesha", "Aysha")),
-    ("Yusuf", ("Yousef", "Youssef")), ("Fatima", ("Fatimah",)), ("Ahmed", ("Ahmad",)),
-    ("Zainab", ("Zaynab",)), ("Maryam", ("Mariam",)), ("Omar", ("Umar",)),
-    ("Ibrahim", ("Ebrahim",)), ("Hassan", ("Hasan",)), ("Layla", ("Leila",)),
-    ("Yasmin", ("Yasmine", "Jasmine")), ("Nour", ("Noor",)), ("Oluwaseun", ("Seun",)),
-    ("Chukwuemeka", ("Emeka",)), ("Oluwadamilola", ("Damilola",)), ("Mustafa", ("Mustapha",)),
-    ("Abdirahman", ("Abdulrahman",)), ("Abdullahi", ("Abdullah",)), ("Andrei", ("Andrew",)),
-    ("Mihai", ("Michael",)), ("Mateusz", ("Matthew",)), ("Krzysztof", ("Christopher",)),
-    ("Łukasz", ("Luke", "Lukas")), ("Sophie", ("Sophia", "Sofia")), ("Amelia", ("Millie",)),
-    ("Małgorzata", ("Gosia",)), ("Ionuț", ("Ion",)), ("Fatoumata", ("Fatou",)),
-    ("Ibrahima", ("Ibrahim",)), ("Moussa", ("Musa",)), ("Aminata", ("Amina",)),
-)
-# Town and the outward codes of some of its postcode districts.
-TOWNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("London", ("N17", "N15", "E17", "E8", "SE15", "SW9", "NW10", "W12")),
-    ("Manchester", ("M14", "M13", "M8", "M16")), ("Birmingham", ("B11", "B10", "B8", "B12")),
-    ("Leeds", ("LS8", "LS9", "LS11")), ("Bradford", ("BD3", "BD7", "BD8")),
-    ("Leicester", ("LE2", "LE4", "LE5")), ("Bristol", ("BS5", "BS2", "BS13")),
-    ("Liverpool", ("L8", "L7", "L4")), ("Sheffield", ("S2", "S4", "S8")),
-    ("Luton", ("LU1", "LU4")), ("Cardiff", ("CF24", "CF11")),
-)
-INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # Royal Mail never uses C, I, K, M, O, V here
-STREET_NAMES = (
-    "Somerset", "Church", "Victoria", "Park", "Station", "Albert", "Queen's", "Mill", "High",
-    "Windsor", "Stratford", "Moseley", "Wilmslow", "Clarendon", "Ladypool", "Brunswick",
-    "Alexandra", "Cromwell", "Coventry", "Harehills", "Beeston", "Manningham", "Lansdowne",
-)
-STREET_TYPES: tuple[tuple[str, str], ...] = (  # full form, the abbreviation systems use
-    ("Road", "Rd"), ("Street", "St"), ("Avenue", "Ave"), ("Lane", "Ln"), ("Close", "Cl"),
-    ("Gardens", "Gdns"), ("Terrace", "Ter"), ("Crescent", "Cres"), ("Grove", "Gro"),
-    ("Drive", "Dr"),
-)
-CARER_RELATIONSHIPS: tuple[tuple[str, float], ...] = (  # relationship, weight
-    ("mother", 0.58), ("father", 0.17), ("grandparent", 0.08), ("aunt", 0.07),
-    ("foster_carer", 0.10),
-)
+# Names, nicknames, towns and streets live in signpost.demo_data (shared with signpost.synth).
 REPEAT_EVENT_TYPES = ("contact", "contact", "contact", "update", "update", "closure")
 _UNDECOMPOSABLE = str.maketrans({"Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "ß": "ss"})
 
@@ -296,12 +205,12 @@ def _household_dobs(rng: random.Random) -> list[date]:
     return dobs
 
 
-def _names(rng: random.Random) -> _Names:
+def _names(rng: random.Random) -> Names:
     groups, weights = [g[2] for g in NAME_GROUPS], [g[1] for g in NAME_GROUPS]
     return rng.choices(groups, weights)[0]
 
 
-def _carer(rng: random.Random, names: _Names, family: str) -> DemoCarer:
+def _carer(rng: random.Random, names: Names, family: str) -> DemoCarer:
     """A parent shares the community and often the family name; a foster carer need not."""
     relationships, weights = zip(*CARER_RELATIONSHIPS, strict=True)
     relationship = rng.choices(relationships, weights)[0]
@@ -314,7 +223,7 @@ def _carer(rng: random.Random, names: _Names, family: str) -> DemoCarer:
     return DemoCarer(given, rng.choice(surname.split("-")), relationship, phone)
 
 
-def _given_name(rng: random.Random, names: _Names, taken: list[str]) -> tuple[str, str]:
+def _given_name(rng: random.Random, names: Names, taken: list[str]) -> tuple[str, str]:
     while True:
         sex = rng.choice("FM")
         given = rng.choice(names.girls if sex == "F" else names.boys)
