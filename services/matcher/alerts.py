@@ -2,6 +2,11 @@
 
 Pure. Alert ids are uuid5 of (event id, type, audience): a replayed event raises the same ids,
 which the notifier uses to deliver each alert to each recipient once.
+
+An alert to lead professionals carries its escalation chain: the child's other practitioners,
+statutory safeguarding services first, whom the notifier tells in turn if nobody acknowledges.
+For a shielded child, contacts keep only the practitioner id and agency kind: a name, role,
+e-mail or phone of another service can say where the child now is.
 """
 
 from __future__ import annotations
@@ -11,14 +16,38 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas import AgencyKind, Alert, AlertType, LinkOutcome, PractitionerContact, Recipient
+from schemas import (
+    AgencyKind,
+    Alert,
+    AlertType,
+    Escalation,
+    LinkOutcome,
+    PractitionerContact,
+    Recipient,
+)
 from services.matcher.index import ChildInfo, PractitionerOnRecord
 
-__all__ = ["ALERT_NAMESPACE", "REVIEW_QUEUE", "UNASSIGNED", "AlertContext", "build_alerts"]
+__all__ = [
+    "ALERT_NAMESPACE",
+    "ESCALATION_ORDER",
+    "REVIEW_QUEUE",
+    "UNASSIGNED",
+    "AlertContext",
+    "build_alerts",
+    "escalation_chain",
+]
 
 ALERT_NAMESPACE = uuid.UUID("5b0f6f0e-2f5c-4d8e-9a51-0c1d2e3f4a5b")
 UNASSIGNED = Recipient(kind="operators", id="unassigned")  # a child with no lead professional
 REVIEW_QUEUE = Recipient(kind="operators", id="review")
+#: Who is asked next when a lead does not acknowledge: statutory safeguarding services first,
+#: then health, then education and the rest. Within a kind, leads first, then by id.
+ESCALATION_ORDER = (
+    AgencyKind.social_care, AgencyKind.police, AgencyKind.health_visitor, AgencyKind.gp,
+    AgencyKind.hospital, AgencyKind.school, AgencyKind.early_years,
+    AgencyKind.education_welfare, AgencyKind.youth_justice, AgencyKind.housing,
+    AgencyKind.other,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +66,38 @@ class AlertContext:
     now: datetime
 
 
-def _contact(p: PractitionerOnRecord) -> PractitionerContact:
+def _contact(p: PractitionerOnRecord, shielded: bool) -> PractitionerContact:
+    if shielded:
+        return PractitionerContact(practitioner_id=p.id, name=None, role=None, email=None,
+                                   phone=None, agency_kind=AgencyKind(p.agency_kind))
     return PractitionerContact(practitioner_id=p.id, name=p.name, role=p.role, email=p.email,
                                phone=p.phone, agency_kind=AgencyKind(p.agency_kind))
 
 
+def _recipient(p: PractitionerOnRecord) -> Recipient:
+    return Recipient(kind="practitioner", id=p.id, email=p.email, agency_id=p.agency_id)
+
+
+def _escalation_rank(p: PractitionerOnRecord) -> tuple[int, bool, str]:
+    return ESCALATION_ORDER.index(AgencyKind(p.agency_kind)), not p.lead, p.id
+
+
+def escalation_chain(infos: Iterable[ChildInfo], skip: Iterable[str]) -> list[Recipient]:
+    """The child's practitioners not in `skip` (ids), in the order they are asked next."""
+    skipped = set(skip)
+    seen = {p.id: p for i in infos for p in i.practitioners if p.id not in skipped}
+    return [_recipient(p) for p in sorted(seen.values(), key=_escalation_rank)]
+
+
 def _alert(ctx: AlertContext, kind: AlertType, audience: str, recipients: list[Recipient],
-           contacts: Iterable[PractitionerOnRecord], kinds: list[AgencyKind]) -> Alert:
+           contacts: Iterable[PractitionerOnRecord], kinds: list[AgencyKind],
+           escalation: Escalation | None = None) -> Alert:
     alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{ctx.event_id}|{kind.value}|{audience}")
     return Alert(alert_id=alert_id, alert_type=kind, child_id=ctx.child_id,
                  event_id=uuid.UUID(ctx.event_id), recipients=recipients, agency_kinds=kinds,
-                 discrepancies=list(ctx.discrepancies), contacts=[_contact(p) for p in contacts],
-                 shielded=ctx.shielded, created_at=ctx.now)
+                 discrepancies=list(ctx.discrepancies),
+                 contacts=[_contact(p, ctx.shielded) for p in contacts],
+                 shielded=ctx.shielded, created_at=ctx.now, escalation=escalation)
 
 
 def _leads(infos: Iterable[ChildInfo], exclude_agency: str) -> list[PractitionerOnRecord]:
@@ -77,18 +126,21 @@ def build_alerts(ctx: AlertContext) -> list[Alert]:
     if not others:
         return []  # the child is known only to this agency: nobody else to tell
     leads = _leads(ctx.before, ctx.agency_id)
-    lead_recipients = [Recipient(kind="practitioner", id=p.id) for p in leads] or [UNASSIGNED]
+    lead_recipients = [_recipient(p) for p in leads] or [UNASSIGNED]
+    chain = escalation_chain(ctx.before, [p.id for p in leads] + [ctx.practitioner.id])
+    plan = Escalation(chain=chain) if leads else None  # the unassigned queue is operators'
     alerts = []
     if ctx.outcome is LinkOutcome.merged:
         alerts.append(_alert(ctx, AlertType.records_merged, "leads", lead_recipients,
-                             [ctx.practitioner], kinds))
+                             [ctx.practitioner], kinds, plan))
     new_contact = ctx.agency_id not in agencies
     if new_contact or ctx.discrepancies:
         kind = (AlertType.identity_discrepancy if ctx.discrepancies
                 else AlertType.new_agency_contact)
         if ctx.outcome is not LinkOutcome.merged:
-            alerts.append(_alert(ctx, kind, "leads", lead_recipients, [ctx.practitioner], kinds))
-        newcomer = [Recipient(kind="practitioner", id=ctx.practitioner.id)]
+            alerts.append(_alert(ctx, kind, "leads", lead_recipients, [ctx.practitioner], kinds,
+                                 plan))
+        newcomer = [_recipient(ctx.practitioner)]
         alerts.append(_alert(ctx, kind, "newcomer", newcomer,
                              leads or _others(ctx.before, ctx.agency_id), kinds))
     return alerts

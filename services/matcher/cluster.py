@@ -1,36 +1,20 @@
 """The one place an event's candidates become a decision: link, merge, review or new child.
 
-Pure. Pairs are banded by the two thresholds, then the rules of DESIGN §5 cap the band:
-- twins: two records at one agency, different record ids, same birth date, given names that
-  disagree with no explanation: never the same child;
-- siblings: given name and birth date both disagree and no NHS number agrees: not a link;
-- alias: a given name that disagrees with no explanation (not a typo, nickname,
-  transliteration, middle or other name, or placeholder) while the rest agrees: review,
-  never an automatic link.
-An agreeing NHS number overrides all three.
-A child's band is the best band among its records.
+Pure. Each pair is banded by the two thresholds and capped by the rules (rules.py); a child's
+band is its best record's band, except that one 'never' pair (twins) shuts the child out.
+One child at link band: link. Several: merge them. Else the best at review band: review.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 from schemas import LinkOutcome
+from services.matcher.rules import Band, can_merge, cap_of
 from services.matcher.score import ScoredPair
 from services.matcher.standardise import Features
 
 __all__ = ["Band", "Candidate", "Decision", "band_of", "decide", "discrepancies"]
-
-_GIVEN_DISAGREES = {"else"}  # every other level explains a difference (typo, nickname, ...)
-_DOB_AGREES = {"exact", "day_month_swapped"}
-
-
-class Band(IntEnum):
-    never = 0
-    none = 1
-    review = 2
-    link = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,28 +36,13 @@ class Decision:
     discrepancies: tuple[str, ...] = field(default=())
 
 
-def _rule(event: Features, cand: Candidate) -> tuple[Band, str | None]:
-    """The band cap a rule puts on this pair, and the rule's name."""
-    s = cand.scored
-    given, dob = s.level("given_name"), s.level("date_of_birth")
-    nhs_agrees = s.level("nhs_number") == "exact"
-    if given in _GIVEN_DISAGREES and not nhs_agrees:
-        if (dob == "exact" and event.agency_id == cand.record.agency_id
-                and event.agency_record_id != cand.record.agency_record_id):
-            return Band.never, "twins"
-        if dob not in _DOB_AGREES:
-            return Band.none, "siblings"
-        return Band.review, "alias"
-    return Band.link, None
-
-
 def band_of(
     event: Features, cand: Candidate, upper: float, lower: float
 ) -> tuple[Band, str | None]:
     """The pair's band from its score, capped by the rules."""
     total = cand.scored.total
     by_score = Band.link if total >= upper else Band.review if total >= lower else Band.none
-    cap, rule = _rule(event, cand)
+    cap, rule = cap_of(event, cand.record, cand.scored)
     if cap < by_score:
         return cap, rule
     return by_score, None
@@ -96,17 +65,34 @@ def discrepancies(scored: ScoredPair) -> tuple[str, ...]:
 def _best_per_child(
     event: Features, candidates: list[Candidate], upper: float, lower: float
 ) -> dict[str, tuple[Band, Candidate, str | None]]:
+    """Per child: its best (band, record, rule); a child with any 'never' pair is 'never'."""
     best: dict[str, tuple[Band, Candidate, str | None]] = {}
+    barred: dict[str, str | None] = {}
     for cand in candidates:
         band, rule = band_of(event, cand, upper, lower)
+        if band is Band.never:
+            barred[cand.child_id] = rule
         current = best.get(cand.child_id)
         if current is None or (band, cand.scored.total) > (current[0], current[1].scored.total):
             best[cand.child_id] = (band, cand, rule)
-    # A child with any 'never' pair (twins at one agency) cannot take this event.
-    for cand in candidates:
-        if band_of(event, cand, upper, lower)[0] is Band.never:
-            best[cand.child_id] = (Band.never, best[cand.child_id][1], "twins")
+    for child_id, rule in barred.items():
+        best[child_id] = (Band.never, best[child_id][1], rule)
     return best
+
+
+def _several(linked: list[tuple[Band, Candidate, str | None]]) -> Decision:
+    """Several children at link band: merge those the event really bridges.
+
+    A pair on a placeholder or missing given name cannot bridge two children; if the best
+    pair is such a pair the event is ambiguous (which twin is 'Baby Smith'?) and goes to review.
+    """
+    cand = linked[0][1]
+    if not can_merge(cand.scored):
+        return Decision(LinkOutcome.review, None, cand, rule="ambiguous")
+    others = tuple(t[1].child_id for t in linked[1:] if can_merge(t[1].scored))
+    outcome = LinkOutcome.merged if others else LinkOutcome.linked
+    return Decision(outcome, cand.child_id, cand, merge_from=others,
+                    discrepancies=discrepancies(cand.scored))
 
 
 def decide(
@@ -127,10 +113,7 @@ def decide(
         return Decision(LinkOutcome.linked, cand.child_id, cand,
                         discrepancies=discrepancies(cand.scored))
     if len(linked) > 1:
-        cand = linked[0][1]
-        others = tuple(t[1].child_id for t in linked[1:])
-        return Decision(LinkOutcome.merged, cand.child_id, cand, merge_from=others,
-                        discrepancies=discrepancies(cand.scored))
+        return _several(linked)
     if ranked and ranked[0][0] is Band.review:
         _, cand, rule = ranked[0]
         return Decision(LinkOutcome.review, None, cand, rule=rule)

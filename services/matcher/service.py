@@ -9,12 +9,12 @@ from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from schemas import DlqReason, StandardisedEvent
+from services.matcher.api import serve_api_in_thread
 from services.matcher.engine import Engine, Result
 from services.matcher.index import Index
 from services.matcher.model import load_model
 from services.matcher.settings import MatcherSettings
 from signpost.dlq import dlq_outgoing, validation_errors
-from signpost.http import serve_health_in_thread
 from signpost.kafka import (
     ConsumerRecord,
     Outgoing,
@@ -74,7 +74,7 @@ def main(settings: MatcherSettings, stop: threading.Event) -> None:
     engine = build_engine(settings)
     consumer = make_consumer(settings, [settings.topics.events], settings.matcher_group)
     producer = make_producer(settings)
-    server = serve_health_in_thread("matcher", settings.matcher_http_port, settings.http_host)
+    server = serve_api_in_thread(settings)  # Who else?, /healthz, /metrics
     try:
         run_loop(consumer, producer, lambda r: handle(r, engine, settings), stop, "matcher")
     finally:

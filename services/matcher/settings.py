@@ -23,6 +23,10 @@ class MatcherSettings(CommonSettings):
                                     description="newest records read per blocking key")
     matcher_group: str = Field(default="signpost-matcher", description="consumer group")
     matcher_http_port: int = Field(default=8083, description="/healthz and /metrics; 0 = off")
+    token_secret: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_SECRET),
+        description="key of professionals' signed tokens (Who else?); in production a "
+                    "placeholder leaves the lookup off")
 
     def check(self) -> MatcherSettings:
         self._refuse_placeholders(blocking_secret=self.blocking_secret)

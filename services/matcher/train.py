@@ -103,15 +103,17 @@ SESSIONS = (
 
 def blocked_pairs(records: Sequence[Features], rng: random.Random,
                   limit: int = EM_PAIRS,
-                  keys: Callable[[Features], list[str]] = block_keys) -> list[tuple[int, int]]:
-    """Pairs sharing a key (default: the engine's blocking keys), sampled to `limit`."""
+                  keys: Callable[[Features], list[str]] = block_keys
+                  ) -> tuple[list[tuple[int, int]], int]:
+    """Pairs sharing a key (default: the engine's blocking keys) sampled to `limit`, and how
+    many there were before sampling."""
     blocks: dict[str, list[int]] = {}
     for i, f in enumerate(records):
         for key in keys(f):
             blocks.setdefault(key, []).append(i)
     pairs = {p for members in blocks.values() for p in combinations(members[-MAX_BLOCK:], 2)}
     ordered = sorted(pairs)
-    return ordered if len(ordered) <= limit else rng.sample(ordered, limit)
+    return (ordered if len(ordered) <= limit else rng.sample(ordered, limit)), len(ordered)
 
 
 def _likelihood(pattern: Pattern, params: Params, skip: frozenset[str]) -> float:
@@ -158,7 +160,7 @@ def _session_m(records: Sequence[Features], u: Params, m0: Params, prior0: float
     estimates: dict[str, list[dict[str, float]]] = {}
     runs = 0
     for session in SESSIONS:
-        counts = patterns_of(records, blocked_pairs(records, rng, keys=session.keys))
+        counts = patterns_of(records, blocked_pairs(records, rng, keys=session.keys)[0])
         if not counts:
             continue
         m, _, n = em(counts, u, m0, prior0, skip=session.blocked_on)
@@ -192,8 +194,8 @@ def train(records: Sequence[Features], start: LinkageModel, version: str,
     u = estimate_u(records, rng)
     m0 = {c: {lv: p.m for lv, p in levels.items()} for c, levels in start.levels.items()}
     m, iterations = _session_m(records, u, m0, SESSION_PRIOR, rng)
-    pairs = blocked_pairs(records, rng)
-    matched = _expected_matches(patterns_of(records, pairs), u, m, len(pairs))
+    pairs, n_blocked = blocked_pairs(records, rng)
+    matched = _expected_matches(patterns_of(records, pairs), u, m, n_blocked)
     levels = {c: {lv: LevelParams(m=m[c][lv], u=u[c][lv]) for lv in u[c]} for c in u}
     per_child = max(2 * matched / max(len(records), 1), MIN_RECORDS_PER_CHILD)
     model = start.model_copy(update={

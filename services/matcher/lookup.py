@@ -1,0 +1,98 @@
+"""The one place for "Who else?" (DESIGN §6): who is in contact with a child one works with.
+
+For a child a professional already works with, which other services are in contact and who
+the lead professionals are: agency kinds and practitioners' work contacts, no case detail. The
+relationship is the matcher's own record: the professional's practitioner id is on the child.
+It reads the matcher's keys (keys.py) and never writes them. For a shielded child contacts
+carry only the practitioner id and agency kind. Exceptional access without a relationship
+(a purpose and a second person's approval) is signpost/access.py's grant; `answer` is the read
+such a grant allows.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import redis
+from pydantic import BaseModel, ConfigDict
+
+from schemas import AgencyKind, PractitionerContact
+from services.matcher.index import PractitionerOnRecord
+from services.matcher.keys import Keys
+from signpost.errors import SignpostError
+
+__all__ = ["Lookup", "NoRelationship", "WhoElse"]
+
+MAX_REDIRECT_HOPS = 64  # as the index: a merge chain longer than this is a bug, not a child
+
+
+class NoRelationship(SignpostError):
+    """The professional is not on the child's record (or the child is unknown): refuse."""
+
+
+class WhoElse(BaseModel):
+    """The answer: the other services in contact, and who leads. No case detail."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    child_id: str
+    shielded: bool
+    agency_kinds: list[AgencyKind]
+    lead_professionals: list[PractitionerContact]
+    others: list[PractitionerContact]
+
+
+def _contact(p: PractitionerOnRecord, shielded: bool) -> PractitionerContact:
+    """A work contact; for a shielded child only id and agency kind (no agency location)."""
+    if shielded:
+        return PractitionerContact(practitioner_id=p.id, agency_kind=AgencyKind(p.agency_kind),
+                                   name=None, role=None, email=None, phone=None)
+    return PractitionerContact(practitioner_id=p.id, agency_kind=AgencyKind(p.agency_kind),
+                               name=p.name, role=p.role, email=p.email, phone=p.phone)
+
+
+class Lookup:
+    """Who else? over the matcher's Redis (a decoding client)."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.r = client
+        self.k = Keys(prefix)
+
+    def resolve(self, child_id: str) -> str:
+        """The child that now stands for `child_id` after any merges."""
+        for _ in range(MAX_REDIRECT_HOPS):
+            target = self.r.hget(self.k.redirect, child_id)
+            if target is None:
+                return child_id
+            child_id = str(target)
+        return child_id
+
+    def _practitioners(self, child_id: str) -> dict[str, PractitionerOnRecord]:
+        raw = cast(dict[str, str], self.r.hgetall(self.k.child_practitioners(child_id)))
+        return {pid: PractitionerOnRecord.model_validate_json(v) for pid, v in raw.items()}
+
+    def _answer(self, root: str, practitioners: dict[str, PractitionerOnRecord],
+                asker: str) -> WhoElse:
+        """The answer about child `root` for `asker` (left out of the lists)."""
+        shielded = self.r.hget(self.k.child(root), "shielded") == "1"
+        kinds = cast(dict[str, str], self.r.hgetall(self.k.child_agencies(root)))
+        others = sorted((p for p in practitioners.values() if p.id != asker),
+                        key=lambda p: (p.agency_kind, p.id))
+        return WhoElse(child_id=root, shielded=shielded,
+                       agency_kinds=sorted({AgencyKind(k) for k in kinds.values()}),
+                       lead_professionals=[_contact(p, shielded) for p in others if p.lead],
+                       others=[_contact(p, shielded) for p in others if not p.lead])
+
+    def who_else(self, *, practitioner_id: str, child_id: str) -> WhoElse:
+        """The answer for a professional on the child's record; NoRelationship otherwise."""
+        root = self.resolve(child_id)
+        practitioners = self._practitioners(root)
+        if practitioner_id not in practitioners:
+            raise NoRelationship(f"practitioner {practitioner_id} is not on child {child_id}")
+        return self._answer(root, practitioners, practitioner_id)
+
+    def answer(self, *, asker: str, child_id: str) -> WhoElse:
+        """The answer without the relationship check: only for a read an exceptional-access
+        grant allows (signpost/access.py decides and audits that)."""
+        root = self.resolve(child_id)
+        return self._answer(root, self._practitioners(root), asker)

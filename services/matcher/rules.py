@@ -1,0 +1,133 @@
+"""The one place for the decision rules of DESIGN §5 that a score alone cannot express.
+
+Each rule looks at a pair's levels (and whether both records come from one agency) and caps
+the pair's band; the first rule that applies wins. An agreeing NHS number or the same agency
+record is identity evidence that no rule overrides. Rules are data: name, cap, reason, test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+
+from services.matcher.score import ScoredPair
+from services.matcher.standardise import Features
+
+__all__ = ["RULES", "Band", "Rule", "can_merge", "cap_of"]
+
+
+class Band(IntEnum):
+    never = 0  # must not join this child, whatever else does
+    none = 1
+    review = 2
+    link = 3
+
+
+GIVEN_STRONG = frozenset({"exact", "equivalent", "swapped"})
+GIVEN_EXPLAINED = GIVEN_STRONG | {"phonetic", "close", "similar", "other_name"}
+GIVEN_UNINFORMATIVE = frozenset({"null", "placeholder"})
+DOB_AGREES = frozenset({"exact", "day_month_swapped", "one_digit", "year_off_by_one"})
+ADDRESS_AGREES = frozenset({"exact", "postcode", "street"})
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """What a rule sees: the pair's level names, and whether one agency holds both records."""
+
+    levels: dict[str, str]
+    same_agency_other_record: bool
+
+    @property
+    def identified(self) -> bool:
+        """Identity evidence: the same NHS number, or the same agency record."""
+        return (self.levels["nhs_number"] == "exact"
+                or self.levels["agency_record"] == "same_record")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    cap: Band
+    reason: str
+    applies: Callable[[Pair], bool]
+
+
+def _household_only(p: Pair) -> bool:
+    return (p.levels["given_name"] not in GIVEN_EXPLAINED
+            and p.levels["date_of_birth"] not in DOB_AGREES)
+
+
+def _twins(p: Pair) -> bool:
+    contradicted = (p.levels["nhs_number"] == "else" or p.levels["sex"] == "else"
+                    or p.same_agency_other_record)
+    given = p.levels["given_name"]
+    return (p.levels["date_of_birth"] == "exact" and contradicted
+            and (given == "else" or given in GIVEN_UNINFORMATIVE))
+
+
+def _siblings(p: Pair) -> bool:
+    return (p.levels["date_of_birth"] == "else"
+            and p.levels["given_name"] not in GIVEN_STRONG)
+
+
+def _dob_differs(p: Pair) -> bool:
+    return p.levels["date_of_birth"] == "else"
+
+
+def _names_only(p: Pair) -> bool:
+    return (p.levels["date_of_birth"] == "null"
+            and p.levels["address"] not in ADDRESS_AGREES
+            and p.levels["carers"] != "name")
+
+
+def _alias(p: Pair) -> bool:
+    return p.levels["given_name"] == "else"
+
+
+def _nhs_differs(p: Pair) -> bool:
+    return p.levels["nhs_number"] == "else"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("household_only", Band.none,
+         "neither a given name nor a birth date agrees: a household, not a child",
+         _household_only),
+    Rule("twins", Band.never,
+         "same birth date, given names unknown or unexplained, and a different NHS number, "
+         "sex or record at one agency: a twin, never the same child", _twins),
+    Rule("siblings", Band.none,
+         "birth dates disagree and given names agree at most loosely: a sibling", _siblings),
+    Rule("dob_differs", Band.review,
+         "birth dates that differ beyond a keying error: for a person to decide", _dob_differs),
+    Rule("names_only", Band.review,
+         "no birth date to compare and neither the address nor a carer agrees: a namesake "
+         "is as likely as the same child", _names_only),
+    Rule("alias", Band.review,
+         "a given name that disagrees with no explanation while the rest agrees: a possible "
+         "alias, for a person to decide", _alias),
+    Rule("nhs_differs", Band.review, "two different valid NHS numbers", _nhs_differs),
+)
+
+
+def can_merge(scored: ScoredPair) -> bool:
+    """May this pair join two children into one? Merging is the costliest mistake, so only on
+    identity evidence or on a given name and a birth date that both agree. 'Baby Smith' with
+    no birth date could be either twin: it may join a child but never bridge two."""
+    levels = {e.comparison: e.level for e in scored.explanation}
+    pair = Pair(levels, same_agency_other_record=False)
+    return pair.identified or (levels["given_name"] in GIVEN_STRONG
+                               and levels["date_of_birth"] in DOB_AGREES)
+
+
+def cap_of(event: Features, record: Features, scored: ScoredPair) -> tuple[Band, str | None]:
+    """The band cap of the first rule that applies to this pair, and its name."""
+    pair = Pair({e.comparison: e.level for e in scored.explanation},
+                event.agency_id == record.agency_id
+                and event.agency_record_id != record.agency_record_id)
+    if pair.identified:
+        return Band.link, None
+    for rule in RULES:
+        if rule.applies(pair):
+            return rule.cap, rule.name
+    return Band.link, None
