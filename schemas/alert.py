@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.contact_event import AgencyKind
 
-__all__ = ["Alert", "AlertType", "PractitionerContact", "Recipient"]
+__all__ = ["Alert", "AlertDelivery", "AlertType", "Escalation", "PractitionerContact", "Recipient"]
 
 
 class AlertType(StrEnum):
@@ -24,12 +24,19 @@ class AlertType(StrEnum):
 
 
 class Recipient(BaseModel):
-    """Who is told: a practitioner by id, or the operators' queue ('operators')."""
+    """Who is told: a practitioner by id, or the operators' queue ('operators').
+
+    `email` and `agency_id` are routing data for the notifier (where to send the e-mail notice,
+    which agency's webhook endpoint applies); they never leave in any channel.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: str = Field(pattern="^(practitioner|operators)$")
     id: str
+    email: str | None = Field(default=None, description="work e-mail for the notice; routing only")
+    agency_id: str | None = Field(
+        default=None, description="the practitioner's agency, to pick its webhook; routing only")
 
 
 class PractitionerContact(BaseModel):
@@ -43,6 +50,15 @@ class PractitionerContact(BaseModel):
     email: str | None
     phone: str | None
     agency_kind: AgencyKind
+
+
+class Escalation(BaseModel):
+    """Who is told next if a recipient does not acknowledge in time: the rest of the child's
+    practitioners, in order (routing data; never shown to a recipient). Empty = operators only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chain: list[Recipient] = Field(default_factory=list)
 
 
 class Alert(BaseModel):
@@ -60,3 +76,31 @@ class Alert(BaseModel):
     )
     shielded: bool
     created_at: AwareDatetime
+    escalation: Escalation | None = Field(
+        default=None, description="None: never escalates (operators' queues, newcomers)")
+    escalated_from: UUID | None = Field(
+        default=None, description="the unacknowledged alert this one escalates")
+    escalation_level: int = Field(default=0, ge=0, description="0 = the original alert")
+
+
+class AlertDelivery(BaseModel):
+    """The webhook body: one alert as one recipient receives it.
+
+    Not the other recipients, not the escalation chain, not routing data: only what the
+    recipient must know. For a shielded child the contacts carry no name, role, e-mail or phone.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alert_id: UUID
+    alert_type: AlertType
+    child_id: str
+    event_id: UUID
+    agency_kinds: list[AgencyKind]
+    discrepancies: list[str]
+    contacts: list[PractitionerContact]
+    shielded: bool
+    created_at: AwareDatetime
+    escalated_from: UUID | None = None
+    escalation_level: int = 0
+    recipient: Recipient = Field(description="kind and id of the one recipient")

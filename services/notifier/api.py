@@ -2,7 +2,8 @@
 
 Access follows the relationship the alert names: a professional sees alerts addressed to their
 token's `sub`; an operator sees the operators' queues; a reviewer the review queue; nobody else
-sees anything. Unknown and not-addressed alerts both answer 403, so ids cannot be probed.
+sees anything (access.py). Unknown and not-addressed alerts both answer 403, so ids cannot be
+probed. Every read, refusal and acknowledgement is audited, with ids only.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from schemas import AgencyKind, AlertType, PractitionerContact, Recipient
+from schemas import AgencyKind, AlertType, PractitionerContact
+from services.notifier.access import acknowledge_for, list_for, open_for
+from services.notifier.content import contacts_for
 from services.notifier.errors import NotAddressedError
-from services.notifier.inbox import OPERATOR_QUEUES, REVIEW, InboxItem, InboxStore
+from services.notifier.inbox import InboxItem, InboxStore
+from services.notifier.pages import router as pages_router
 from services.notifier.settings import NotifierSettings
-from signpost.auth import AuthError, Claims, Role, verify_token
+from signpost.auth import AuthError, Claims, verify_token
 from signpost.http import add_health_routes
 
-__all__ = ["AlertPublic", "CurrentPrincipal", "create_app", "queues_of"]
+__all__ = ["AlertPublic", "CurrentPrincipal", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +38,8 @@ _bearer = HTTPBearer(auto_error=False)
 class AlertPublic(BaseModel):
     """What leaves the API for one inbox item: the alert's content and its acknowledgement.
 
-    Not the recipient list: a caller learns only that the alert is addressed to them.
+    Not the recipient list nor the escalation chain: a caller learns only that the alert is
+    addressed to them. Contacts are shielded for a shielded child (content.contacts_for).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -48,15 +53,23 @@ class AlertPublic(BaseModel):
     contacts: list[PractitionerContact]
     shielded: bool
     created_at: AwareDatetime
+    escalated_from: UUID | None
+    escalation_level: int
+    repeats: int
     acknowledged_at: AwareDatetime | None
 
     @classmethod
     def of(cls, item: InboxItem) -> AlertPublic:
-        fields = item.alert.model_dump(exclude={"recipients"})
-        return cls(**fields, acknowledged_at=item.acknowledged_at)
+        a = item.alert
+        return cls(alert_id=a.alert_id, alert_type=a.alert_type, child_id=a.child_id,
+                   event_id=a.event_id, agency_kinds=a.agency_kinds,
+                   discrepancies=a.discrepancies, contacts=contacts_for(a), shielded=a.shielded,
+                   created_at=a.created_at, escalated_from=a.escalated_from,
+                   escalation_level=a.escalation_level, repeats=item.repeats,
+                   acknowledged_at=item.acknowledged_at)
 
 
-def _unauthorized(detail: str) -> HTTPException:
+def unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail,
                          headers={"WWW-Authenticate": "Bearer"})
 
@@ -67,40 +80,28 @@ def _principal(
 ) -> Claims:
     """The caller's verified claims from `Authorization: Bearer <token>`, else 401."""
     if credentials is None:
-        raise _unauthorized("missing bearer token")
+        raise unauthorized("missing bearer token")
     try:
         return verify_token(request.app.state.token_secret, credentials.credentials)
     except AuthError as exc:
-        raise _unauthorized(str(exc)) from exc
+        raise unauthorized(str(exc)) from exc
 
 
 def _store(request: Request) -> InboxStore:
     return cast(InboxStore, request.app.state.store)
 
 
+def _clock(request: Request) -> Callable[[], datetime]:
+    return cast(Callable[[], datetime], request.app.state.now)
+
+
 CurrentPrincipal = Annotated[Claims, Depends(_principal)]
 Store = Annotated[InboxStore, Depends(_store)]
+Clock = Annotated[Callable[[], datetime], Depends(_clock)]
 
 
-def queues_of(claims: Claims) -> tuple[Recipient, ...]:
-    """The inboxes a principal may read: their own, or the operators' queues."""
-    if claims.role is Role.professional:
-        return (Recipient(kind="practitioner", id=claims.sub),)
-    if claims.role is Role.operator:
-        return OPERATOR_QUEUES
-    if claims.role is Role.reviewer:
-        return (REVIEW,)
-    return ()
-
-
-def _addressed(store: InboxStore, alert_id: UUID, claims: Claims) -> list[Recipient]:
-    """The caller's inboxes holding the alert; 403 if none (unknown alerts included)."""
-    queues = [q for q in queues_of(claims)
-              if store.is_addressed_to(alert_id=alert_id, recipient=q)]
-    if not queues:
-        logger.info("inbox: refused role=%s alert_id=%s", claims.role.value, alert_id)
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "not addressed to you")
-    return queues
+def _forbidden(exc: NotAddressedError) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, "not addressed to you")
 
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
@@ -109,27 +110,26 @@ router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 @router.get("", response_model=list[AlertPublic])
 def list_inbox(principal: CurrentPrincipal, store: Store) -> list[AlertPublic]:
     """The caller's alerts, newest first."""
-    return [AlertPublic.of(i) for i in store.items_for(recipients=queues_of(principal))]
+    return [AlertPublic.of(i) for i in list_for(store, principal)]
 
 
 @router.get("/{alert_id}", response_model=AlertPublic)
 def read_alert(alert_id: UUID, principal: CurrentPrincipal, store: Store) -> AlertPublic:
     """One alert addressed to the caller."""
-    queue = _addressed(store, alert_id, principal)[0]
     try:
-        return AlertPublic.of(store.item(alert_id=alert_id, recipient=queue))
+        return AlertPublic.of(open_for(store, alert_id, principal))
     except NotAddressedError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "not addressed to you") from exc
+        raise _forbidden(exc) from exc
 
 
 @router.post("/{alert_id}/ack", response_model=AlertPublic)
 def acknowledge(alert_id: UUID, principal: CurrentPrincipal, store: Store,
-                request: Request) -> AlertPublic:
+                now: Clock) -> AlertPublic:
     """Acknowledge an alert in every one of the caller's inboxes holding it; idempotent."""
-    at = cast(Callable[[], datetime], request.app.state.now)()
-    items = [store.acknowledge(alert_id=alert_id, recipient=q, at=at)
-             for q in _addressed(store, alert_id, principal)]
-    return AlertPublic.of(items[0])
+    try:
+        return AlertPublic.of(acknowledge_for(store, alert_id, principal, now()))
+    except NotAddressedError as exc:
+        raise _forbidden(exc) from exc
 
 
 def _utc_now() -> datetime:
@@ -138,10 +138,12 @@ def _utc_now() -> datetime:
 
 def create_app(settings: NotifierSettings, store: InboxStore,
                now: Callable[[], datetime] = _utc_now) -> FastAPI:
-    """The notifier's HTTP app: the inbox API, /healthz and /metrics."""
+    """The notifier's HTTP app: the inbox page and API, /healthz and /metrics."""
     app = FastAPI(title="signpost-notifier")
     app.state.store = store
     app.state.token_secret = settings.token_secret.get_secret_value()
+    app.state.secure_cookies = settings.environment.value == "production"
     app.state.now = now
     app.include_router(router)
+    app.include_router(pages_router)
     return add_health_routes(app, "notifier")

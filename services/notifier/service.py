@@ -1,118 +1,114 @@
-"""The notifier service: `alerts` -> inbox (Redis) and webhook -> `alerts.dlq` if undeliverable.
+"""The notifier service: `alerts` -> each recipient's inbox and delivery jobs -> channels.
 
-Per alert and recipient: store it in the recipient's inbox (idempotent); for a practitioner,
-when a webhook URL is configured and the alert has not reached them yet, deliver it; mark it
-delivered on success, or park it in `alerts.dlq` with the reason after the last attempt.
-Redis trouble raises out of `handle`, so run_loop retries the batch: never the DLQ.
+The Kafka loop only accepts: per alert and recipient, one ACCEPT script stores the alert in
+the inbox with its delivery record and schedules its jobs (webhook, e-mail, escalation) or
+folds it into an earlier alert about the same trigger. Delivery workers (worker.py) run the
+jobs. A record that is not an Alert goes to `alerts.dlq`; Redis trouble raises out of `handle`,
+so run_loop retries the batch: never the DLQ.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
 import uvicorn
-from prometheus_client import Counter, Histogram
+from kafka import KafkaConsumer
 from pydantic import ValidationError
 
-from schemas import Alert, AlertDlqRecord, DlqReason, Recipient
+from schemas import Alert, Recipient
+from services.notifier import metrics
 from services.notifier.api import create_app
-from services.notifier.inbox import InboxStore
+from services.notifier.inbox import ESCALATE, InboxStore
+from services.notifier.ledger import Ledger
 from services.notifier.retry import Backoff
 from services.notifier.settings import NotifierSettings
-from services.notifier.webhook import DeliveryOutcome, deliver
+from services.notifier.webhook import endpoint_for
+from services.notifier.worker import EMAIL, WEBHOOK, Deliverer
 from signpost.dlq import dlq_outgoing, reason_of, validation_errors
 from signpost.http import serve_app_in_thread
 from signpost.kafka import (
     ConsumerRecord,
     Outgoing,
-    make_consumer,
     make_producer,
     record_location,
     run_loop,
 )
 from signpost.redis import make_redis
 
-__all__ = ["Notifier", "build_notifier", "handle", "main"]
+__all__ = ["Notifier", "build_notifier", "handle", "jobs_for", "main"]
 
 logger = logging.getLogger(__name__)
 
-WEBHOOK = "webhook"
+Clock = Callable[[], datetime]
 
-STORED = Counter("signpost_notifier_inbox_added_total", "Alerts put in an inbox", ["alert_type"])
-DELIVERED = Counter("signpost_notifier_webhook_delivered_total", "Webhook deliveries that worked")
-RETRIED = Counter("signpost_notifier_webhook_retries_total", "Webhook attempts after the first")
-FAILED = Counter("signpost_notifier_webhook_failed_total", "Webhook deliveries parked in the DLQ")
-REJECTED = Counter("signpost_notifier_rejected_total", "Records on `alerts` that did not parse",
-                   ["reason"])
-LATENCY = Histogram("signpost_notifier_webhook_seconds", "One delivery, all attempts included")
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class Notifier:
-    """What `handle` needs: settings, the inbox store, an HTTP client and the retry policy."""
+    """What `handle` needs: settings, the ledger and inbox, the clock, the workers' wake-up."""
 
     settings: NotifierSettings
+    ledger: Ledger
     store: InboxStore
-    client: httpx.Client
-    backoff: Backoff
+    now: Clock
+    wake: threading.Event
 
     def close(self) -> None:
-        self.client.close()
         self.store.r.close()
 
 
-def build_notifier(settings: NotifierSettings) -> Notifier:
-    """The handler's parts from settings (opens a Redis client and an HTTP client)."""
-    return Notifier(
-        settings=settings,
-        store=InboxStore(make_redis(settings), settings.key_prefix),
-        client=httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False),
-        backoff=Backoff(settings.backoff_base_s, settings.backoff_cap_s),
-    )
+def build_notifier(settings: NotifierSettings, now: Clock = utc_now) -> Notifier:
+    """The handler's parts from settings (opens one Redis client)."""
+    client = make_redis(settings)
+    return Notifier(settings=settings, ledger=Ledger(client, settings.key_prefix),
+                    store=InboxStore(client, settings.key_prefix), now=now,
+                    wake=threading.Event())
 
 
-def _wants_webhook(n: Notifier, alert: Alert, recipient: Recipient) -> bool:
-    return (n.settings.webhook_url is not None and recipient.kind == "practitioner"
-            and not n.store.was_delivered(alert_id=alert.alert_id, recipient=recipient,
-                                          channel=WEBHOOK))
+def jobs_for(settings: NotifierSettings, alert: Alert, recipient: Recipient,
+             now: float) -> list[tuple[str, float]]:
+    """(channel, due unix s) of the jobs one accepted alert makes for one recipient.
 
-
-def _undeliverable(n: Notifier, alert: Alert, recipient: Recipient,
-                   outcome: DeliveryOutcome) -> Outgoing:
-    """The `alerts.dlq` message for an alert that could not reach one recipient."""
-    record = AlertDlqRecord(
-        reason=DlqReason.undeliverable, detail=outcome.detail, alert_id=str(alert.alert_id),
-        recipient_id=recipient.id, channel=WEBHOOK, attempts=outcome.attempts,
-        alert=alert.model_dump(mode="json"), failed_at=datetime.now(UTC),
-    )
-    return Outgoing(n.settings.topics.alerts_dlq, record.model_dump_json().encode(),
-                    str(alert.alert_id).encode())
-
-
-def _by_webhook(n: Notifier, alert: Alert, recipient: Recipient) -> list[Outgoing]:
-    """Deliver one alert to one practitioner: mark it delivered, or dead-letter it."""
-    assert n.settings.webhook_url is not None
-    with LATENCY.time():
-        outcome = deliver(n.client, n.settings.webhook_url,
-                          n.settings.webhook_secret.get_secret_value(), alert, recipient,
-                          n.backoff, n.settings.max_attempts)
-    RETRIED.inc(outcome.attempts - 1)
-    if outcome.delivered:
-        DELIVERED.inc()
-        n.store.mark_delivered(alert_id=alert.alert_id, recipient=recipient, channel=WEBHOOK)
+    Operators' queues are read in the inbox: no jobs. A practitioner gets the webhook if one
+    is configured for them, the e-mail notice if SMTP is set and their address known, and an
+    escalation check if the alert has an escalation plan.
+    """
+    if recipient.kind != "practitioner":
         return []
-    FAILED.inc()
-    logger.warning("webhook alert_id=%s undeliverable: %s", alert.alert_id, outcome.detail)
-    return [_undeliverable(n, alert, recipient, outcome)]
+    jobs: list[tuple[str, float]] = []
+    if endpoint_for(recipient, settings) is not None:
+        jobs.append((WEBHOOK, now))
+    if settings.smtp_host is not None and recipient.email:
+        jobs.append((EMAIL, now))
+    if alert.escalation is not None and settings.escalate_after_s > 0:
+        jobs.append((ESCALATE, now + settings.escalate_after_s))
+    return jobs
+
+
+def _accept(n: Notifier, alert: Alert) -> None:
+    now = n.now().timestamp()
+    for recipient in alert.recipients:
+        accepted = n.ledger.accept(alert=alert, recipient=recipient, now=now,
+                                   jobs=jobs_for(n.settings, alert, recipient, now),
+                                   fold_window_s=n.settings.fold_window_s)
+        if accepted.status == "new":
+            metrics.ACCEPTED.labels(alert.alert_type.value).inc()
+        elif accepted.status == "folded":
+            metrics.FOLDED.labels(alert.alert_type.value).inc()
+            logger.info("alert_id=%s folded into %s", alert.alert_id, accepted.shown)
 
 
 def handle(record: ConsumerRecord, n: Notifier) -> list[Outgoing]:
-    """One record from `alerts`: every recipient's inbox, then webhooks to practitioners.
+    """One record from `alerts`: accept it for every recipient, then wake the workers.
 
     A record that is not an Alert goes to `alerts.dlq` as a DlqRecord with the original bytes:
     an AlertDlqRecord needs an alert id and a recipient that a broken record does not have.
@@ -122,24 +118,41 @@ def handle(record: ConsumerRecord, n: Notifier) -> list[Outgoing]:
     except ValidationError as exc:
         errors = validation_errors(exc)
         reason = reason_of(errors)
-        REJECTED.labels(reason.value).inc()
+        metrics.REJECTED.labels(reason.value).inc()
         logger.warning("%s: not an alert (%s); dead-lettered", record_location(record), reason)
         return [dlq_outgoing(n.settings.topics.alerts_dlq, record, reason, errors)]
-    out: list[Outgoing] = []
-    for recipient in alert.recipients:
-        if n.store.add(alert=alert, recipient=recipient):
-            STORED.labels(alert.alert_type.value).inc()
-        if _wants_webhook(n, alert, recipient):
-            out.extend(_by_webhook(n, alert, recipient))
-    logger.debug("%s alert_id=%s handled", record_location(record), alert.alert_id)
-    return out
+    _accept(n, alert)
+    n.wake.set()
+    logger.debug("%s alert_id=%s accepted", record_location(record), alert.alert_id)
+    return []
 
 
-def _serve_inbox(settings: NotifierSettings, store: InboxStore) -> uvicorn.Server | None:
-    """The inbox API on SIGNPOST_INBOX_PORT (0 = none); raises if it cannot listen there."""
+def make_alert_consumer(settings: NotifierSettings) -> KafkaConsumer:
+    """signpost.kafka.make_consumer's consumer of `alerts`, with a short fetch wait.
+
+    Same settings (manual commits, earliest, the session timeout), plus fetch_max_wait_ms: an
+    idle broker otherwise holds each fetch for 500 ms, which an alert then waits too. Fold
+    into make_consumer once it takes the option.
+    """
+    return KafkaConsumer(
+        settings.topics.alerts,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.notifier_group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=max(100, settings.session_timeout_ms // 4),
+        max_poll_records=settings.max_poll_records,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    )
+
+
+def _serve_inbox(settings: NotifierSettings, store: InboxStore,
+                 now: Clock) -> uvicorn.Server | None:
+    """The inbox page and API on SIGNPOST_INBOX_PORT (0 = none); raises if it cannot listen."""
     if not settings.inbox_port:
         return None
-    return serve_app_in_thread(create_app(settings, store), settings.inbox_port,
+    return serve_app_in_thread(create_app(settings, store, now), settings.inbox_port,
                                settings.http_host)
 
 
@@ -147,20 +160,40 @@ def _stop_server(server: uvicorn.Server) -> None:
     server.should_exit = True
 
 
-def main(settings: NotifierSettings, stop: threading.Event) -> None:
-    """Run the notifier until `stop` is set: the consume loop, and the inbox API if a port.
+def _start_workers(n: Notifier, deliverer: Deliverer, stop: threading.Event,
+                   opened: ExitStack) -> None:
+    """SIGNPOST_DELIVERY_WORKERS threads running the deliverer; joined when `opened` closes."""
+    threads = [threading.Thread(target=deliverer.run, args=(stop,), name=f"deliver-{i}",
+                                daemon=True) for i in range(n.settings.delivery_workers)]
+    for thread in threads:
+        thread.start()
+        opened.callback(thread.join, 30)
+    opened.callback(n.wake.set)
+    opened.callback(stop.set)  # runs first: closing stops the workers before joining them
+
+
+def main(settings: NotifierSettings, stop: threading.Event, now: Clock = utc_now) -> None:
+    """Run the notifier until `stop` is set: the consume loop, the delivery workers, and the
+    inbox page and API if a port. `now` is the one clock (tests pass a fake one).
 
     Everything opened is closed in reverse order, whichever step fails.
     """
     settings.check()
     with ExitStack() as opened:
-        notifier = build_notifier(settings)
-        opened.callback(notifier.close)
-        server = _serve_inbox(settings, notifier.store)
-        if server is not None:
-            opened.callback(_stop_server, server)
-        consumer = make_consumer(settings, [settings.topics.alerts], settings.notifier_group)
-        opened.callback(consumer.close)
+        n = build_notifier(settings, now)
+        opened.callback(n.close)
         producer = make_producer(settings)
         opened.callback(producer.close)
-        run_loop(consumer, producer, lambda r: handle(r, notifier), stop, "notifier")
+        client = httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
+        opened.callback(client.close)
+        server = _serve_inbox(settings, n.store, now)
+        if server is not None:
+            opened.callback(_stop_server, server)
+        workers_stop = threading.Event()
+        deliverer = Deliverer(settings, n.ledger, n.store, client, producer,
+                              Backoff(settings.backoff_base_s, settings.backoff_cap_s), now,
+                              n.wake)
+        _start_workers(n, deliverer, workers_stop, opened)
+        consumer = make_alert_consumer(settings)
+        opened.callback(consumer.close)
+        run_loop(consumer, producer, lambda r: handle(r, n), stop, "notifier")

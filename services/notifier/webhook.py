@@ -1,10 +1,12 @@
-"""The one place for the webhook channel: signing, verifying and delivering with retries.
+"""The one place for the webhook channel: endpoints, signing, verifying, one signed attempt.
 
 Wire contract (receivers rely on it):
-- POST, body = the Alert JSON plus "recipient": {"kind", "id"}; Content-Type: application/json;
+- POST, body = `AlertDelivery` JSON (schemas/json/alert_delivery.schema.json): the alert as
+  this recipient receives it, with "recipient": {"kind", "id"}; Content-Type: application/json;
 - X-Signpost-Timestamp: unix seconds of this attempt;
 - X-Signpost-Signature: "sha256=" + hex HMAC-SHA256(secret, f"{timestamp}." + body);
-- Idempotency-Key: "<alert_id>:<recipient_id>", the same on every attempt and every replay.
+- Idempotency-Key: "<alert_id>:<recipient_id>", the same on every attempt and every replay:
+  a receiver that keeps the keys it has seen shows each alert once, whatever happens.
 Any 2xx is delivered. 5xx, 429, timeouts and connection errors are retried with the backoff;
 any other status is final (the receiver refused the request, sending it again cannot help).
 """
@@ -13,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,20 +22,21 @@ from dataclasses import dataclass
 import httpx
 
 from schemas import Alert, Recipient
-from services.notifier.retry import Backoff
+from services.notifier.content import delivery_body
+from services.notifier.retry import Attempt
+from services.notifier.settings import NotifierSettings
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
-    "DeliveryOutcome",
-    "body_of",
-    "deliver",
+    "Target",
+    "endpoint_for",
+    "idempotency_key",
+    "post",
     "sign",
     "verify",
 ]
-
-logger = logging.getLogger(__name__)
 
 TIMESTAMP_HEADER = "X-Signpost-Timestamp"
 SIGNATURE_HEADER = "X-Signpost-Signature"
@@ -45,35 +46,27 @@ RETRYABLE_STATUS = frozenset({429})  # plus every 5xx: the receiver may answer l
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryOutcome:
-    """How one delivery ended. `detail` names a status or an error kind, never personal data."""
+class Target:
+    """Where one recipient's webhook goes, and the key that signs for that receiver."""
 
-    delivered: bool
-    attempts: int
-    detail: str
-    status: int | None = None
+    url: str
+    secret: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Try:
-    """One attempt's result: an HTTP status, or the name of the transport error."""
+def endpoint_for(recipient: Recipient, settings: NotifierSettings) -> Target | None:
+    """The recipient's webhook: their own entry, else their agency's, else the default URL.
 
-    status: int | None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
-
-    @property
-    def retryable(self) -> bool:
-        if self.status is None:
-            return True  # timeout or connection error
-        return self.status >= 500 or self.status in RETRYABLE_STATUS
-
-    @property
-    def label(self) -> str:
-        return f"HTTP {self.status}" if self.status is not None else str(self.error)
+    Operators' queues have none (they read the inbox); None also when nothing is configured.
+    """
+    if recipient.kind != "practitioner":
+        return None
+    for name in (recipient.id, recipient.agency_id):
+        endpoint = settings.webhook_endpoints.get(name) if name else None
+        if endpoint is not None:
+            return Target(endpoint.url, endpoint.secret.get_secret_value())
+    if settings.webhook_url is None:
+        return None
+    return Target(settings.webhook_url, settings.webhook_secret.get_secret_value())
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -100,58 +93,37 @@ def verify(secret: str, timestamp: str, body: bytes, header: str, *,
     return hmac.compare_digest(expected, header.removeprefix(SIGNATURE_SCHEME))
 
 
-def body_of(alert: Alert, recipient: Recipient) -> bytes:
-    """The request body: the alert as JSON plus the one recipient it is delivered to."""
-    payload = alert.model_dump(mode="json")
-    payload["recipient"] = recipient.model_dump(mode="json")
-    return json.dumps(payload, separators=(",", ":")).encode()
+def idempotency_key(alert: Alert, recipient: Recipient) -> str:
+    return f"{alert.alert_id}:{recipient.id}"
 
 
-def _headers(secret: str, body: bytes, idempotency_key: str, timestamp: str) -> dict[str, str]:
+def _headers(secret: str, body: bytes, key: str, timestamp: str) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: SIGNATURE_SCHEME + sign(secret, timestamp, body),
-        IDEMPOTENCY_HEADER: idempotency_key,
+        IDEMPOTENCY_HEADER: key,
     }
 
 
-def _attempt(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> _Try:
-    """POST once; transport errors become a _Try naming their kind (never their message)."""
-    try:
-        response = client.post(url, content=body, headers=headers)
-    except httpx.TimeoutException:
-        return _Try(None, "timeout")
-    except httpx.TransportError:
-        return _Try(None, "connection error")
-    return _Try(response.status_code)
+def _of_status(status: int) -> Attempt:
+    return Attempt(ok=200 <= status < 300,
+                   retryable=status >= 500 or status in RETRYABLE_STATUS,
+                   label=f"HTTP {status}")
 
 
-def _plural(n: int) -> str:
-    return f"{n} attempt" if n == 1 else f"{n} attempts"
+def post(client: httpx.Client, target: Target, alert: Alert, recipient: Recipient, *,
+         now: Callable[[], float] = time.time) -> Attempt:
+    """One signed POST of the alert to the recipient's receiver (signed afresh each time).
 
-
-def deliver(client: httpx.Client, url: str, secret: str, alert: Alert, recipient: Recipient,
-            backoff: Backoff, max_attempts: int, *,
-            sleep: Callable[[float], object] = time.sleep,
-            now: Callable[[], float] = time.time) -> DeliveryOutcome:
-    """POST the signed alert until a 2xx, a final refusal, or `max_attempts` tries.
-
-    Each attempt is signed afresh (its own timestamp); the body and idempotency key never change.
-    The only sleep between attempts is here, for `backoff.delay(attempt)`.
+    Transport errors become an Attempt naming their kind, never their message.
     """
-    body = body_of(alert, recipient)
-    key = f"{alert.alert_id}:{recipient.id}"
-    attempt = 0
-    while True:
-        result = _attempt(client, url, body, _headers(secret, body, key, str(int(now()))))
-        attempt += 1
-        if result.ok:
-            return DeliveryOutcome(True, attempt, f"{result.label} after {_plural(attempt)}",
-                                   result.status)
-        if not result.retryable or attempt >= max(1, max_attempts):
-            return DeliveryOutcome(False, attempt, f"{result.label} after {_plural(attempt)}",
-                                   result.status)
-        logger.info("webhook alert_id=%s attempt %d: %s; retrying", alert.alert_id, attempt,
-                    result.label)
-        sleep(backoff.delay(attempt - 1))
+    body = delivery_body(alert, recipient)
+    headers = _headers(target.secret, body, idempotency_key(alert, recipient), str(int(now())))
+    try:
+        response = client.post(target.url, content=body, headers=headers)
+    except httpx.TimeoutException:
+        return Attempt(ok=False, retryable=True, label="timeout")
+    except httpx.TransportError:
+        return Attempt(ok=False, retryable=True, label="connection error")
+    return _of_status(response.status_code)

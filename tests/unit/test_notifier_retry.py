@@ -1,10 +1,11 @@
-"""Backoff: exponential ceilings, capped, with full jitter (a fake `rand`, no sleeping)."""
+"""Backoff: exponential ceilings, capped, with full jitter (a fake `rand`, no sleeping);
+next_step: what follows each attempt."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.notifier.retry import Backoff
+from services.notifier.retry import Attempt, Backoff, Next, next_step
 
 CASES = [
     # description, base, cap, attempt, rand, expected delay
@@ -31,3 +32,26 @@ def test_delay_stays_within_ceiling_with_real_randomness() -> None:
     backoff = Backoff(0.2, 10.0)
     for attempt in range(12):
         assert 0.0 <= backoff.delay(attempt) <= backoff.ceiling(attempt)
+
+
+OK = Attempt(ok=True, retryable=False, label="HTTP 200")
+BUSY = Attempt(ok=False, retryable=True, label="HTTP 503")
+REFUSED = Attempt(ok=False, retryable=False, label="HTTP 400")
+STEPS = [
+    # description, attempt, its number, max attempts, what follows
+    ("delivered on the first try", OK, 1, 5, Next.done),
+    ("delivered on the last try", OK, 5, 5, Next.done),
+    ("retryable with tries left", BUSY, 1, 5, Next.retry),
+    ("retryable, one try left", BUSY, 4, 5, Next.retry),
+    ("retryable, no tries left", BUSY, 5, 5, Next.fail),
+    ("a crash loop counted past the limit", BUSY, 9, 5, Next.fail),
+    ("a final refusal is never retried", REFUSED, 1, 5, Next.fail),
+    ("max_attempts below one means one try", BUSY, 1, 0, Next.fail),
+]
+
+
+@pytest.mark.parametrize(("description", "attempt", "number", "max_attempts", "expected"),
+                         STEPS, ids=[s[0] for s in STEPS])
+def test_next_step(description: str, attempt: Attempt, number: int, max_attempts: int,
+                   expected: Next) -> None:
+    assert next_step(attempt, number, max_attempts) is expected

@@ -1,7 +1,6 @@
-"""deliver(): which answers are retried, how often, and what the outcome says.
+"""post(): one signed attempt and what it says; endpoint_for(): whose webhook is used.
 
-The peer is httpx.MockTransport (a scripted receiver); deliver() itself runs for real, with a
-recorded `sleep` instead of waiting.
+The peer is httpx.MockTransport (a scripted receiver); post() itself runs for real.
 """
 
 from __future__ import annotations
@@ -13,17 +12,22 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from schemas import Alert, Recipient
-from services.notifier.retry import Backoff
-from services.notifier.webhook import DeliveryOutcome, deliver, verify
+from schemas import Alert, AlertDelivery, Escalation, Recipient
+from services.notifier.retry import Attempt
+from services.notifier.settings import Endpoint, NotifierSettings
+from services.notifier.webhook import Target, endpoint_for, post, verify
 
 SECRET = "hook-secret"
-RECIPIENT = Recipient(kind="practitioner", id="sw-881")
+RECIPIENT = Recipient(kind="practitioner", id="sw-881", email="sw-881@council.example",
+                      agency_id="council-7")
+OTHER = Recipient(kind="practitioner", id="gp-2", email="gp-2@surgery.example", agency_id="gp-9")
 ALERT = Alert(
     alert_id=uuid.uuid4(), alert_type="new_agency_contact", child_id="c-1",
     event_id=uuid.uuid4(), recipients=[RECIPIENT], agency_kinds=["school", "gp"],
     shielded=False, created_at=datetime(2026, 11, 20, 10, 15, tzinfo=UTC),
+    escalation=Escalation(chain=[OTHER]),
 )
 
 Step = Callable[[httpx.Request], httpx.Response]
@@ -39,63 +43,92 @@ def _raise(exc: type[httpx.TransportError]) -> Step:
     return step
 
 
-def _run(steps: list[Step], max_attempts: int = 5) -> tuple[DeliveryOutcome, list[httpx.Request],
-                                                            list[float]]:
+def _post(step: Step) -> tuple[Attempt, httpx.Request]:
     requests: list[httpx.Request] = []
-    sleeps: list[float] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         requests.append(request)
-        return steps[min(len(requests), len(steps)) - 1](request)
+        return step(request)
 
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        outcome = deliver(client, "http://receiver.test/hook", SECRET, ALERT, RECIPIENT,
-                          Backoff(0.1, 1.0), max_attempts, sleep=sleeps.append)
-    return outcome, requests, sleeps
+        attempt = post(client, Target("http://receiver.test/hook", SECRET), ALERT, RECIPIENT)
+    return attempt, requests[0]
 
 
 CASES = [
-    # description, scripted answers, max attempts, delivered, attempts, detail
-    ("first try", [_status(200)], 5, True, 1, "HTTP 200 after 1 attempt"),
-    ("503 twice then 204", [_status(503), _status(503), _status(204)], 5, True, 3,
-     "HTTP 204 after 3 attempts"),
-    ("429 is retried", [_status(429), _status(200)], 5, True, 2, "HTTP 200 after 2 attempts"),
-    ("always 503", [_status(503)], 5, False, 5, "HTTP 503 after 5 attempts"),
-    ("400 is final", [_status(400)], 5, False, 1, "HTTP 400 after 1 attempt"),
-    ("404 is final", [_status(503), _status(404)], 5, False, 2, "HTTP 404 after 2 attempts"),
-    ("timeouts are retried", [_raise(httpx.ReadTimeout)], 3, False, 3,
-     "timeout after 3 attempts"),
-    ("connection errors are retried", [_raise(httpx.ConnectError), _status(200)], 3, True, 2,
-     "HTTP 200 after 2 attempts"),
-    ("connection refused to the end", [_raise(httpx.ConnectError)], 2, False, 2,
-     "connection error after 2 attempts"),
+    # description, scripted answer, ok, retryable, label
+    ("200 is delivered", _status(200), True, False, "HTTP 200"),
+    ("204 is delivered", _status(204), True, False, "HTTP 204"),
+    ("503 is retried", _status(503), False, True, "HTTP 503"),
+    ("429 is retried", _status(429), False, True, "HTTP 429"),
+    ("400 is final", _status(400), False, False, "HTTP 400"),
+    ("404 is final", _status(404), False, False, "HTTP 404"),
+    ("a redirect is not followed, and final", _status(302), False, False, "HTTP 302"),
+    ("a timeout is retried", _raise(httpx.ReadTimeout), False, True, "timeout"),
+    ("a refused connection is retried", _raise(httpx.ConnectError), False, True,
+     "connection error"),
 ]
 
 
-@pytest.mark.parametrize(("description", "steps", "max_attempts", "delivered", "attempts",
-                          "detail"), CASES, ids=[c[0] for c in CASES])
-def test_outcome(description: str, steps: list[Step], max_attempts: int, delivered: bool,
-                 attempts: int, detail: str) -> None:
-    outcome, requests, sleeps = _run(steps, max_attempts)
-    assert (outcome.delivered, outcome.attempts, outcome.detail) == (delivered, attempts, detail)
-    assert len(requests) == attempts
-    assert len(sleeps) == attempts - 1  # never sleeps after the last attempt
-    assert all(0.0 <= s <= Backoff(0.1, 1.0).ceiling(i) for i, s in enumerate(sleeps))
+@pytest.mark.parametrize(("description", "step", "ok", "retryable", "label"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_attempt(description: str, step: Step, ok: bool, retryable: bool, label: str) -> None:
+    attempt, _ = _post(step)
+    assert (attempt.ok, attempt.retryable, attempt.label) == (ok, retryable, label)
 
 
-def test_every_attempt_is_signed_with_the_same_body_and_key() -> None:
-    _, requests, _ = _run([_status(503), _status(200)])
-    for request in requests:
-        headers = request.headers
-        assert headers["content-type"] == "application/json"
-        assert headers["idempotency-key"] == f"{ALERT.alert_id}:{RECIPIENT.id}"
-        assert verify(SECRET, headers["x-signpost-timestamp"], request.content,
-                      headers["x-signpost-signature"])
-    assert requests[0].content == requests[1].content
+def test_the_request_is_signed_with_the_idempotency_key() -> None:
+    _, request = _post(_status(200))
+    headers = request.headers
+    assert headers["content-type"] == "application/json"
+    assert headers["idempotency-key"] == f"{ALERT.alert_id}:{RECIPIENT.id}"
+    assert verify(SECRET, headers["x-signpost-timestamp"], request.content,
+                  headers["x-signpost-signature"], tolerance_s=60)
 
 
-def test_body_is_the_alert_plus_its_recipient() -> None:
-    _, requests, _ = _run([_status(200)])
-    body = json.loads(requests[0].content)
-    assert body.pop("recipient") == {"kind": "practitioner", "id": "sw-881"}
-    assert Alert.model_validate(body) == ALERT
+def test_the_body_is_the_alert_as_this_recipient_receives_it() -> None:
+    _, request = _post(_status(200))
+    body = json.loads(request.content)
+    assert body["recipient"] == {"kind": "practitioner", "id": "sw-881"}
+    assert "recipients" not in body and "escalation" not in body
+    assert "council" not in request.content.decode() and "gp-2" not in request.content.decode()
+    delivery = AlertDelivery.model_validate(body)
+    assert (delivery.alert_id, delivery.child_id) == (ALERT.alert_id, ALERT.child_id)
+
+
+def _settings(**overrides: object) -> NotifierSettings:
+    return NotifierSettings.model_validate(overrides)
+
+
+ENDPOINTS = {"sw-881": Endpoint(url="http://own/", secret=SecretStr("own")),
+             "council-7": Endpoint(url="http://agency/", secret=SecretStr("agency"))}
+ROUTES = [
+    # description, settings, recipient, expected (url, secret) or None
+    ("nothing configured", {}, RECIPIENT, None),
+    ("the default URL", {"webhook_url": "http://default/", "webhook_secret": "d"}, RECIPIENT,
+     ("http://default/", "d")),
+    ("the practitioner's own entry wins", {"webhook_endpoints": ENDPOINTS,
+                                           "webhook_url": "http://default/"}, RECIPIENT,
+     ("http://own/", "own")),
+    ("then the agency's", {"webhook_endpoints": {"council-7": ENDPOINTS["council-7"]},
+                           "webhook_url": "http://default/"}, RECIPIENT,
+     ("http://agency/", "agency")),
+    ("someone else's entry is not used", {"webhook_endpoints": ENDPOINTS}, OTHER, None),
+    ("operators' queues have no webhook", {"webhook_url": "http://default/"},
+     Recipient(kind="operators", id="unassigned"), None),
+]
+
+
+@pytest.mark.parametrize(("description", "config", "recipient", "expected"), ROUTES,
+                         ids=[r[0] for r in ROUTES])
+def test_endpoint_for(description: str, config: dict[str, object], recipient: Recipient,
+                      expected: tuple[str, str] | None) -> None:
+    target = endpoint_for(recipient, _settings(**config))
+    assert (None if target is None else (target.url, target.secret)) == expected
+
+
+def test_endpoints_are_read_from_json_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNPOST_WEBHOOK_ENDPOINTS",
+                       '{"sw-881": {"url": "http://own/", "secret": "s1"}}')
+    target = endpoint_for(RECIPIENT, NotifierSettings())
+    assert target == Target("http://own/", "s1")
