@@ -1,6 +1,14 @@
 """The one place for every message Signpost reads or writes: one pydantic model per message."""
 
-from schemas.alert import Alert, AlertType, PractitionerContact, Recipient
+from schemas.alert import (
+    Alert,
+    AlertDelivery,
+    AlertType,
+    Escalation,
+    PractitionerContact,
+    Recipient,
+)
+from schemas.audit import AuditAction, AuditOutcome, AuditRecord
 from schemas.contact_event import (
     Address,
     Agency,
@@ -20,14 +28,19 @@ __all__ = [
     "Agency",
     "AgencyKind",
     "Alert",
+    "AlertDelivery",
     "AlertDlqRecord",
     "AlertType",
+    "AuditAction",
+    "AuditOutcome",
+    "AuditRecord",
     "Carer",
     "Child",
     "ContactEventV1",
     "DlqError",
     "DlqReason",
     "DlqRecord",
+    "Escalation",
     "EventType",
     "FieldExplanation",
     "LinkDecision",

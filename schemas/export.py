@@ -7,7 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.alert import Alert
+from schemas.alert import Alert, AlertDelivery
+from schemas.audit import AuditRecord
 from schemas.contact_event import ContactEventV1
 from schemas.dlq import AlertDlqRecord, DlqRecord
 from schemas.link import LinkDecision
@@ -23,8 +24,10 @@ MODELS: dict[str, type[BaseModel]] = {
     "standardised_event": StandardisedEvent,
     "link_decision": LinkDecision,
     "alert": Alert,
+    "alert_delivery": AlertDelivery,
     "dlq_record": DlqRecord,
     "alert_dlq_record": AlertDlqRecord,
+    "audit_record": AuditRecord,
 }
 
 

@@ -13,7 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from signpost.auth import (
     DEFAULT_TOKEN_TTL_S,
     AuthError,
-    Claims,
     Role,
     hash_api_key,
     issue_token,
@@ -21,6 +20,7 @@ from signpost.auth import (
 )
 from signpost.febrl import DEFAULT_SEED, FebrlDataset
 from signpost.logs import configure_logging
+from signpost.security_cli import access_app, audit_app, token_secret
 from signpost.settings import CommonSettings, random_secret
 
 __all__ = ["app"]
@@ -263,9 +263,10 @@ def token_issue(
 
     if not sub.strip():
         raise typer.BadParameter("must not be empty", param_hint="--sub")
-    token = issue_token(_token_secret(), sub.strip(), role, ttl)
+    secret = token_secret()
+    token = issue_token(secret, sub.strip(), role, ttl)
     typer.echo(token)
-    expires = datetime.fromtimestamp(verify_token(_token_secret(), token).exp, UTC)
+    expires = datetime.fromtimestamp(verify_token(secret, token).exp, UTC)
     console.print(f"token for {sub.strip()} ({role.value}), expires {expires.isoformat()}")
 
 
@@ -275,6 +276,32 @@ def agency_new_key(agency_id: str) -> None:
     key = random_secret()
     typer.echo(json.dumps({"agency_id": agency_id, "api_key": key,
                            "sha256": hash_api_key(key)}))
+
+
+# --- security: tokens, signing keys, the audit log, exceptional access -------------------
+
+app.add_typer(audit_app, name="audit")
+app.add_typer(access_app, name="access")
+
+
+@token_app.command("verify")
+def token_verify(token: Annotated[str, typer.Argument(help="the token to check")]) -> None:
+    """Print a token's claims as JSON if it is valid and unexpired; exit 1 if not."""
+    try:
+        claims = verify_token(token_secret(), token)
+    except AuthError as exc:
+        console.print(f"invalid token: {exc}")
+        raise typer.Exit(1) from exc
+    typer.echo(claims.model_dump_json())
+
+
+@agency_app.command("new-signing-key")
+def agency_new_signing_key(agency_id: str) -> None:
+    """Make a signing key for an agency's Kafka messages: give it to the agency, and add it
+    to SIGNPOST_AGENCY_SIGNING_KEYS (ingest needs the key itself to check an HMAC)."""
+    key = random_secret()
+    typer.echo(json.dumps({"agency_id": agency_id, "signing_key": key,
+                           "config": {agency_id: key}}))
 
 
 if __name__ == "__main__":

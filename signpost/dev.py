@@ -2,13 +2,15 @@
 
 Starts the broker and redis-server (unless SIGNPOST_KAFKA_BOOTSTRAP / SIGNPOST_REDIS_URL are
 set), creates the topics, runs ingest, matcher and notifier as child processes, feeds demo
-events to `contact.events.raw`, and prints each alert as the local webhook receiver gets it,
-with its signature checked. Ctrl-C stops every process it started.
+events (each signed with its agency's key) to `contact.events.raw`, and prints each alert as
+the local webhook receiver gets it, with its signature checked. Ctrl-C stops every process it
+started.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -27,12 +29,14 @@ from signpost.demo import demo_stream
 from signpost.embedded import die_with_parent, free_port, running_broker, running_redis
 from signpost.kafka import ensure_topics, make_producer
 from signpost.settings import CommonSettings, random_secret
+from signpost.signing import signed_headers
 
 __all__ = ["run_dev"]
 
 SERVICES = ("ingest", "matcher", "notifier")
 CHILD_STOP_TIMEOUT_S = 10.0
 DEV_SESSION_TIMEOUT_MS = 3000  # fast first join on the embedded broker
+DEMO_AGENCY_SCAN = 2000  # demo events read ahead to find its agencies (all appear in ~100)
 
 
 class AlertPrinter:
@@ -126,15 +130,25 @@ def _service_env(bootstrap: str, redis_url: str, webhook_url: str,
     return env
 
 
+def _demo_signing_keys(seed: int) -> dict[str, str]:
+    """A fresh signing key for every agency of the demo stream (all appear within its start)."""
+    agencies = {e["agency"]["id"] for e in itertools.islice(demo_stream(seed=seed),
+                                                              DEMO_AGENCY_SCAN)}
+    return {agency: random_secret() for agency in sorted(agencies)}
+
+
 def _feed(settings: CommonSettings, rate: float, seed: int, stop: threading.Event,
-          until: float | None) -> int:
+          until: float | None, keys: dict[str, str]) -> int:
     producer = make_producer(settings)
     sent = 0
     try:
         for event in demo_stream(seed=seed):
             if stop.is_set() or (until is not None and time.monotonic() >= until):
                 break
-            producer.send(settings.topics.raw, value=json.dumps(event).encode())
+            raw = json.dumps(event).encode()
+            agency = event["agency"]["id"]
+            producer.send(settings.topics.raw, value=raw,
+                          headers=signed_headers(agency, keys.get(agency, ""), raw))
             sent += 1
             stop.wait(1.0 / rate)
         producer.flush()
@@ -156,6 +170,8 @@ def run_dev(rate: float, duration: float | None, seed: int, console: Console) ->
                                                  "token_secret")}
         demo_key = random_secret()
         secrets["agency_key_hashes"] = json.dumps({"demo-agency": hash_api_key(demo_key)})
+        signing_keys = _demo_signing_keys(seed)
+        secrets["agency_signing_keys"] = json.dumps(signing_keys)
         printer = stack.enter_context(_closing(AlertPrinter(secrets["webhook_secret"], console)))
         env = _service_env(bootstrap, redis_url, printer.url, secrets)
         settings = CommonSettings(kafka_bootstrap=bootstrap, redis_url=redis_url)
@@ -165,7 +181,7 @@ def run_dev(rate: float, duration: float | None, seed: int, console: Console) ->
         _welcome(console, bootstrap, redis_url, env, secrets["token_secret"])
         until = None if duration is None else time.monotonic() + duration
         try:
-            sent = _feed(settings, rate, seed, stop, until)
+            sent = _feed(settings, rate, seed, stop, until, signing_keys)
             console.print(f"[dim]sent {sent} demo events; {printer.count} alerts received[/]")
         except KeyboardInterrupt:
             console.print("\n[dim]stopping…[/]")

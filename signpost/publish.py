@@ -1,4 +1,4 @@
-"""The one place files of events (JSONL or CSV) are read for publishing to Kafka."""
+"""The one place files of events (JSONL or CSV) are read and signed for publishing to Kafka."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CSV_COLUMNS", "csv_row_to_event", "read_event_lines"]
+from signpost.signing import signed_headers
+
+__all__ = ["CSV_COLUMNS", "csv_row_to_event", "event_agency", "read_event_lines",
+           "signed_message"]
 
 #: CSV columns (one event per row); lists are ';'-separated; empty cells are null.
 CSV_COLUMNS = (
@@ -87,3 +90,17 @@ def count_events(path: Path) -> int:
 
 
 __all__ += ["count_events"]
+
+
+def event_agency(raw: bytes) -> str:
+    """The event's `agency.id`, or "" if the bytes do not say (ingest will dead-letter it)."""
+    try:
+        agency = json.loads(raw).get("agency", {}).get("id")
+    except (ValueError, AttributeError):
+        return ""
+    return agency if isinstance(agency, str) else ""
+
+
+def signed_message(raw: bytes, key: str, agency: str | None = None) -> list[tuple[str, bytes]]:
+    """Headers signing `raw` as `agency` (default: the event's own agency id)."""
+    return signed_headers(agency or event_agency(raw), key, raw)

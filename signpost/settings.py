@@ -11,7 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signpost.errors import ConfigError
 
-__all__ = ["PLACEHOLDER_SECRET", "CommonSettings", "Environment", "Topics", "random_secret"]
+__all__ = ["PLACEHOLDER_SECRET", "CommonSettings", "Environment", "TokenSettings", "Topics",
+           "random_secret"]
 
 #: The value shipped in examples. Refused outside dev and test (FastAPI template's rule).
 PLACEHOLDER_SECRET = "changethis"
@@ -38,9 +39,11 @@ class Topics:
         self.links = f"{prefix}child.links"
         self.alerts = f"{prefix}alerts"
         self.alerts_dlq = f"{prefix}alerts.dlq"
+        self.audit = f"{prefix}audit.log"  # the hash-chained audit records; keep forever
 
     def all(self) -> list[str]:
-        return [self.raw, self.events, self.events_dlq, self.links, self.alerts, self.alerts_dlq]
+        return [self.raw, self.events, self.events_dlq, self.links, self.alerts, self.alerts_dlq,
+                self.audit]
 
 
 class CommonSettings(BaseSettings):
@@ -63,6 +66,9 @@ class CommonSettings(BaseSettings):
     http_host: str = Field(default="127.0.0.1",
                            description="bind address of every HTTP server; 0.0.0.0 in containers")
     log_level: str = Field(default="INFO", description="Python logging level")
+    exceptional_access_max_s: int = Field(
+        default=8 * 3600, ge=60,
+        description="longest exceptional-access grant, from its approval (seconds)")
 
     @property
     def topics(self) -> Topics:
@@ -82,3 +88,17 @@ class CommonSettings(BaseSettings):
         if self.session_timeout_ms < 1000:
             raise ConfigError("SIGNPOST_SESSION_TIMEOUT_MS must be at least 1000")
         return self
+
+
+class TokenSettings(CommonSettings):
+    """What the commands that issue or check people's tokens read (the services use the same)."""
+
+    token_secret: SecretStr = Field(default=SecretStr(""),
+                                    description="key of people's signed tokens")
+
+    def secret(self) -> str:
+        """The key; ConfigError if unset, or the placeholder in production."""
+        if not self.token_secret.get_secret_value():
+            raise ConfigError("SIGNPOST_TOKEN_SECRET must be set")
+        self._refuse_placeholders(token_secret=self.token_secret)
+        return self.token_secret.get_secret_value()

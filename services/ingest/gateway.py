@@ -1,8 +1,13 @@
-"""The HTTP gateway: POST /v1/events, one event or a JSONL batch, same validation as Kafka."""
+"""The HTTP gateway: POST /v1/events, one event or a JSONL batch, same validation as Kafka.
+
+Agencies authenticate with an API key (stored hashed); each is limited in body size, events
+per request and events per second (429 with Retry-After).
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -14,6 +19,7 @@ from pydantic import BaseModel
 
 from schemas import DlqError, StandardisedEvent
 from services.ingest.outputs import accepted_outgoing
+from services.ingest.ratelimit import AgencyLimiter
 from services.ingest.settings import IngestSettings
 from services.ingest.validate import Rejection, validate
 from signpost.auth import verify_api_key
@@ -75,6 +81,7 @@ async def post_events(request: Request, agency: CurrentAgency) -> Accepted | JSO
     lines = _split_body(body, request.headers.get("content-type", ""))
     if len(lines) > settings.max_batch_events:
         raise HTTPException(413, f"at most {settings.max_batch_events} events per request")
+    _limit_rate(request, agency, len(lines))
     now = datetime.now(UTC)
     outcomes = [validate(line, now) for line in lines]
     rejections = [LineRejection(line=i + 1, reason=o.reason.value, errors=list(o.errors))
@@ -90,13 +97,25 @@ async def post_events(request: Request, agency: CurrentAgency) -> Accepted | JSO
     return Accepted(event_ids=[str(e.event.event_id) for e in accepted])
 
 
+def _limit_rate(request: Request, agency: str, events: int) -> None:
+    """429 with Retry-After (whole seconds) when the agency is over its rate."""
+    limiter: AgencyLimiter = request.app.state.limiter
+    wait_s = limiter.take(agency, max(events, 1))
+    if wait_s > 0:
+        logger.info("gateway: agency %s over its rate", agency)
+        raise HTTPException(429, "too many events; retry later",
+                            headers={"Retry-After": str(max(1, math.ceil(wait_s)))})
+
+
 def create_app(settings: IngestSettings, producer: KafkaProducer) -> FastAPI:
     app = add_health_routes(FastAPI(title="Signpost ingest gateway"), "ingest")
     app.state.settings = settings
     app.state.producer = producer
+    app.state.limiter = AgencyLimiter(settings.gateway_events_per_s,
+                                      settings.gateway_burst_events)
     app.add_api_route("/v1/events", post_events, methods=["POST"], status_code=202,
                       response_model=Accepted,
-                      responses={422: {"model": Rejected}, 413: {}, 403: {}, 401: {}})
+                      responses={422: {"model": Rejected}, 429: {}, 413: {}, 403: {}, 401: {}})
     return app
 
 

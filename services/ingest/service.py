@@ -1,4 +1,4 @@
-"""The ingest service: `contact.events.raw` -> validate -> `contact.events` or the DLQ."""
+"""Ingest: `contact.events.raw` -> authenticate -> validate -> `contact.events` or the DLQ."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter
 
+from services.ingest.authenticate import check_agency, signing_agency
 from services.ingest.gateway import create_app
 from services.ingest.outputs import accepted_outgoing
 from services.ingest.settings import IngestSettings
@@ -31,20 +32,38 @@ ACCEPTED = Counter("signpost_ingest_accepted_total", "Events passed on", ["sourc
 REJECTED = Counter("signpost_ingest_rejected_total", "Events dead-lettered", ["source", "reason"])
 
 
+def _reject(record: ConsumerRecord, settings: IngestSettings,
+            rejection: Rejection) -> list[Outgoing]:
+    REJECTED.labels("kafka", rejection.reason.value).inc()
+    logger.info("%s rejected: %s (%s)", record_location(record), rejection.reason.value,
+                ",".join(e.type for e in rejection.errors))
+    return [dlq_outgoing(settings.topics.events_dlq, record, rejection.reason, rejection.errors)]
+
+
 def handle(record: ConsumerRecord, settings: IngestSettings) -> list[Outgoing]:
-    """Every input record ends in exactly one of `contact.events` or its DLQ."""
-    topics = settings.topics
+    """Every input record ends in exactly one of `contact.events` or its DLQ.
+
+    Order: the agency's signature over the exact bytes, then parsing and validation, then
+    the event's agency against the signing agency.
+    """
+    agency = signing_agency(record, settings.agency_signing_keys)
+    if isinstance(agency, Rejection):
+        return _reject(record, settings, agency)
     outcome = validate(record.value or b"", datetime.now(UTC))
     if isinstance(outcome, Rejection):
-        REJECTED.labels("kafka", outcome.reason.value).inc()
-        logger.info("%s rejected: %s", record_location(record), outcome.reason.value)
-        return [dlq_outgoing(topics.events_dlq, record, outcome.reason, outcome.errors)]
+        return _reject(record, settings, outcome)
+    mismatch = check_agency(outcome, agency)
+    if mismatch is not None:
+        return _reject(record, settings, mismatch)
     ACCEPTED.labels("kafka").inc()
     return [accepted_outgoing(outcome, settings)]
 
 
 def main(settings: IngestSettings, stop: threading.Event) -> None:
     settings.check()
+    if not settings.agency_signing_keys:
+        logger.warning("ingest: no SIGNPOST_AGENCY_SIGNING_KEYS; every message on %s will be "
+                       "dead-lettered as bad_signature", settings.topics.raw)
     consumer = make_consumer(settings, [settings.topics.raw], settings.ingest_group)
     producer = make_producer(settings)
     server = None

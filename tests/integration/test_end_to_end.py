@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from kafka import KafkaProducer
 
 from schemas import DlqReason, DlqRecord, LinkDecision
 from services.ingest.service import main as ingest_main
@@ -24,6 +25,7 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.webhook import verify
 from signpost.kafka import ensure_topics, make_producer
 from signpost.settings import CommonSettings
+from signpost.signing import signed_headers
 from tests.support.events import make_event
 from tests.support.receiver import WebhookReceiver
 from tests.support.topics import read_topic
@@ -32,6 +34,8 @@ from tests.support.wait import wait_until
 pytestmark = pytest.mark.integration
 
 WEBHOOK_SECRET = "e2e-webhook-secret"
+SIGNING_KEYS = {a: f"e2e-signing-key-of-{a}" for a in ("school-1", "gp-1", "hosp-1",
+                                                             "school-0042")}
 
 
 @pytest.fixture
@@ -49,6 +53,7 @@ def services(common: CommonSettings, receiver: WebhookReceiver,
     monkeypatch.setenv("SIGNPOST_WEBHOOK_SECRET", WEBHOOK_SECRET)
     for name in ("GATEWAY_PORT", "INBOX_PORT", "MATCHER_HTTP_PORT"):
         monkeypatch.setenv(f"SIGNPOST_{name}", "0")
+    monkeypatch.setenv("SIGNPOST_AGENCY_SIGNING_KEYS", json.dumps(SIGNING_KEYS))
     ensure_topics(common)
     stop = threading.Event()
     mains: list[tuple[Callable[..., None], Any]] = [
@@ -67,6 +72,11 @@ def _consume(settings: CommonSettings, topic: str, expected: int) -> list[bytes]
     return read_topic(settings.kafka_bootstrap, topic, expected)
 
 
+def _send_signed(producer: KafkaProducer, topic: str, raw: bytes, agency: str) -> None:
+    headers = signed_headers(agency, SIGNING_KEYS[agency], raw)
+    producer.send(topic, raw, headers=headers).get(timeout=10)
+
+
 def test_three_agencies_one_child_alerts_and_dlq(services: CommonSettings,
                                                  receiver: WebhookReceiver) -> None:
     school = make_event(agency_id="school-1", agency_kind="school", record_id="S-1",
@@ -83,10 +93,10 @@ def test_three_agencies_one_child_alerts_and_dlq(services: CommonSettings,
                        lead=False)
     malformed = {**make_event(), "favourite_colour": "green"}
     producer = make_producer(services)
-    for event in (school, gp, hospital, other):
-        producer.send(services.topics.raw, json.dumps(event).encode()).get(timeout=10)
-    producer.send(services.topics.raw, json.dumps(malformed).encode()).get(timeout=10)
-    producer.send(services.topics.raw, b"\x00not json").get(timeout=10)
+    for event in (school, gp, hospital, other, malformed):
+        _send_signed(producer, services.topics.raw, json.dumps(event).encode(),
+                     event["agency"]["id"])
+    _send_signed(producer, services.topics.raw, b"\x00not json", "gp-1")
     producer.close()
 
     links = [LinkDecision.model_validate_json(v)

@@ -13,15 +13,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from kafka import KafkaConsumer
+from pydantic import SecretStr
 
 from schemas import StandardisedEvent
 from services.ingest.service import main as ingest_main
 from services.ingest.settings import IngestSettings
 from signpost.auth import hash_api_key
 from signpost.embedded import free_port
-from signpost.kafka import ensure_topics
+from signpost.kafka import ConsumerRecord, ensure_topics
 from signpost.publish import CSV_COLUMNS
 from signpost.settings import CommonSettings
+from signpost.signing import check_signature
 from tests.support.events import make_event
 from tests.support.topics import read_topic
 from tests.support.wait import wait_until
@@ -29,6 +32,7 @@ from tests.support.wait import wait_until
 pytestmark = pytest.mark.integration
 
 SCHOOL_KEY = "school-key-0123456789"
+SIGNING_KEY = "school-signing-key-0123456789"
 
 
 @pytest.fixture
@@ -111,9 +115,23 @@ def test_publish_sends_a_csv_file(common: CommonSettings, env: dict[str, str],
                              "practitioner_role": "teacher", "lead_professional": "no",
                              "shielded": "no"})
     result = subprocess.run([sys.executable, "-m", "signpost.cli", "publish", str(path)],
-                            env={**os.environ, **env}, capture_output=True, text=True,
-                            timeout=60)
+                            env={**os.environ, **env, "SIGNPOST_SIGNING_KEY": SIGNING_KEY},
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "sent 3 events" in result.stderr
-    raw = [json.loads(v) for v in _read(common, common.topics.raw, 3)]
-    assert sorted(e["agency_record_id"] for e in raw) == ["UPN0", "UPN1", "UPN2"]
+    raw = _read_messages(common, common.topics.raw, 3)
+    assert sorted(json.loads(m.value)["agency_record_id"] for m in raw) == ["UPN0", "UPN1", "UPN2"]
+    keys = {"school-0042": [SecretStr(SIGNING_KEY)]}
+    assert {check_signature(m.headers, m.value, keys) for m in raw} == {"school-0042"}
+
+
+def _read_messages(settings: CommonSettings, topic: str, n: int) -> list[ConsumerRecord]:
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", group_id=None)
+    found: list[ConsumerRecord] = []
+    try:
+        wait_until(lambda: found.extend(r for b in consumer.poll(timeout_ms=200).values()
+                                        for r in b) or len(found) >= n, timeout_s=20)
+    finally:
+        consumer.close()
+    return found
