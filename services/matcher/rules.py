@@ -28,6 +28,7 @@ GIVEN_STRONG = frozenset({"exact", "equivalent", "swapped"})
 GIVEN_EXPLAINED = GIVEN_STRONG | {"phonetic", "close", "similar", "other_name"}
 GIVEN_UNINFORMATIVE = frozenset({"null", "placeholder"})
 DOB_AGREES = frozenset({"exact", "day_month_swapped", "one_digit", "year_off_by_one"})
+DOB_SAME = frozenset({"exact", "day_month_swapped"})
 ADDRESS_AGREES = frozenset({"exact", "postcode", "street"})
 
 
@@ -61,9 +62,30 @@ def _household_only(p: Pair) -> bool:
 def _twins(p: Pair) -> bool:
     contradicted = (p.levels["nhs_number"] == "else" or p.levels["sex"] == "else"
                     or p.same_agency_other_record)
-    given = p.levels["given_name"]
-    return (p.levels["date_of_birth"] == "exact" and contradicted
-            and (given == "else" or given in GIVEN_UNINFORMATIVE))
+    return (p.levels["date_of_birth"] in DOB_AGREES and contradicted
+            and p.levels["given_name"] not in GIVEN_STRONG)
+
+
+def _placeholder_loose(p: Pair) -> bool:
+    return (p.levels["given_name"] in GIVEN_UNINFORMATIVE
+            and p.levels["date_of_birth"] not in DOB_SAME)
+
+
+def _corroboration(p: Pair) -> int:
+    """Independent agreements beyond the names: birth date, address, a carer."""
+    return ((p.levels["date_of_birth"] in DOB_SAME) + (p.levels["address"] in ADDRESS_AGREES)
+            + (p.levels["carers"] == "name"))
+
+
+def _thin(p: Pair) -> bool:
+    contradicted = p.levels["carers"] == "else" or p.levels["address"] == "else"
+    corroboration = _corroboration(p)
+    return corroboration == 0 or (corroboration == 1 and contradicted)
+
+
+def _loose_name_no_dob(p: Pair) -> bool:
+    return (p.levels["date_of_birth"] == "null"
+            and p.levels["given_name"] not in GIVEN_STRONG)
 
 
 def _siblings(p: Pair) -> bool:
@@ -94,12 +116,22 @@ RULES: tuple[Rule, ...] = (
          "neither a given name nor a birth date agrees: a household, not a child",
          _household_only),
     Rule("twins", Band.never,
-         "same birth date, given names unknown or unexplained, and a different NHS number, "
-         "sex or record at one agency: a twin, never the same child", _twins),
+         "same birth date (or a keying error of it), given names that do not clearly agree, "
+         "and a different NHS number, sex or record at one agency: a twin, never the same "
+         "child", _twins),
+    Rule("placeholder", Band.review,
+         "a placeholder or missing given name and a birth date that is not the same",
+         _placeholder_loose),
     Rule("siblings", Band.none,
          "birth dates disagree and given names agree at most loosely: a sibling", _siblings),
     Rule("dob_differs", Band.review,
          "birth dates that differ beyond a keying error: for a person to decide", _dob_differs),
+    Rule("thin", Band.review,
+         "none of birth date, address and carer agrees, or one does and another contradicts: "
+         "a namesake is as likely as the same child", _thin),
+    Rule("loose_name_no_dob", Band.review,
+         "no birth date to compare and given names that agree only loosely: maybe a sibling",
+         _loose_name_no_dob),
     Rule("names_only", Band.review,
          "no birth date to compare and neither the address nor a carer agrees: a namesake "
          "is as likely as the same child", _names_only),
