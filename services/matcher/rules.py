@@ -60,6 +60,9 @@ def _household_only(p: Pair) -> bool:
 
 
 def _twins(p: Pair) -> bool:
+    # DESIGN §5 names two live records at one agency with one birth date and different names;
+    # a different NHS number or sex contradicts as surely. A typo-close given name is not
+    # enough to set them apart: twins' names are often near (Iqra and Isra).
     contradicted = (p.levels["nhs_number"] == "else" or p.levels["sex"] == "else"
                     or p.same_agency_other_record)
     return (p.levels["date_of_birth"] in DOB_AGREES and contradicted
@@ -78,9 +81,11 @@ def _corroboration(p: Pair) -> int:
 
 
 def _thin(p: Pair) -> bool:
-    contradicted = p.levels["carers"] == "else" or p.levels["address"] == "else"
     corroboration = _corroboration(p)
-    return corroboration == 0 or (corroboration == 1 and contradicted)
+    carers_differ = p.levels["carers"] in {"else", "family"}
+    moved_without_dob = (p.levels["address"] == "else"
+                         and p.levels["date_of_birth"] not in DOB_SAME)
+    return corroboration == 0 or (corroboration == 1 and (carers_differ or moved_without_dob))
 
 
 def _loose_name_no_dob(p: Pair) -> bool:
@@ -127,8 +132,9 @@ RULES: tuple[Rule, ...] = (
     Rule("dob_differs", Band.review,
          "birth dates that differ beyond a keying error: for a person to decide", _dob_differs),
     Rule("thin", Band.review,
-         "none of birth date, address and carer agrees, or one does and another contradicts: "
-         "a namesake is as likely as the same child", _thin),
+         "none of birth date, address and carer agrees, or only one does while the carers "
+         "differ or the address differs with no birth date to hold on to: a namesake is as "
+         "likely as the same child", _thin),
     Rule("loose_name_no_dob", Band.review,
          "no birth date to compare and given names that agree only loosely: maybe a sibling",
          _loose_name_no_dob),
@@ -144,12 +150,12 @@ RULES: tuple[Rule, ...] = (
 
 def can_merge(scored: ScoredPair) -> bool:
     """May this pair join two children into one? Merging is the costliest mistake, so only on
-    identity evidence or on a given name and a birth date that both agree. 'Baby Smith' with
-    no birth date could be either twin: it may join a child but never bridge two."""
+    identity evidence, or on a clearly agreeing given name and the same birth date. 'Baby
+    Smith' could be either twin: it may join a child but never bridge two."""
     levels = {e.comparison: e.level for e in scored.explanation}
     pair = Pair(levels, same_agency_other_record=False)
     return pair.identified or (levels["given_name"] in GIVEN_STRONG
-                               and levels["date_of_birth"] in DOB_AGREES)
+                               and levels["date_of_birth"] in DOB_SAME)
 
 
 def cap_of(event: Features, record: Features, scored: ScoredPair) -> tuple[Band, str | None]:
