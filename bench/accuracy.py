@@ -48,7 +48,7 @@ SPLINK_U_MAX_PAIRS = 1e7  # FEBRL3 has 12.5M pairs; Splink suggests 1e7 or more
 SWEEP_WEIGHTS = [w / 4 for w in range(-40, 121)]  # match weights -10 .. 30, step 0.25
 RL_MAX_BLOCK_PAIRS = 2_000_000  # recordlinkage compares pairs in memory, in pandas
 SEED = 42
-SYSTEMS = ("signpost", "splink", "recordlinkage")
+SYSTEMS = ("signpost", "signpost-trained", "splink", "recordlinkage")
 UK_POSTCODE = re.compile(r"^[a-z]{1,2}[0-9][a-z0-9]? ?[0-9][a-z]{2}$")
 HOUSE_NUMBER = re.compile(r"^(\d+[a-z]?)\s+(.*)$")
 
@@ -348,6 +348,7 @@ def runs_for(dataset: Dataset, systems: Sequence[str], truth: Truth, work: Path)
     runs: list[Run] = []
     if "signpost" in systems:
         runs.append(run_signpost(dataset, work))
+    if "signpost-trained" in systems:
         runs.append(run_signpost(dataset, work, trained=True))
     table = load_table(dataset.events)
     if "splink" in systems:

@@ -21,6 +21,7 @@ class AlertType(StrEnum):
     identity_discrepancy = "identity_discrepancy"
     records_merged = "records_merged"
     review_needed = "review_needed"
+    records_split = "records_split"  # an operator split a wrong merge (added in v1.1)
 
 
 class Recipient(BaseModel):

@@ -33,6 +33,7 @@ class AuditAction(StrEnum):
     threshold_change = "threshold_change"
     merge_records = "merge_records"
     split_records = "split_records"
+    review_decision = "review_decision"  # accept or reject of a review item
     purge = "purge"
     key_delete = "key_delete"
     exceptional_request = "exceptional_request"

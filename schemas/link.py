@@ -15,6 +15,7 @@ class LinkOutcome(StrEnum):
     merged = "merged"  # scored >= upper against two or more children: they became one
     review = "review"  # lower <= score < upper, or an unexplained alias: a new child for now
     new_child = "new_child"  # no candidate reached lower
+    moved = "moved"  # an operator split a wrong merge: this event's record is now child_id
 
 
 class FieldExplanation(BaseModel):

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -194,13 +194,15 @@ class StoredRecord:
     value: bytes
 
 
-def read_audit_topic(bootstrap: str, topic: str) -> Iterator[StoredRecord]:
+def read_audit_topic(bootstrap: str, topic: str, *,
+                     security: Mapping[str, Any] | None = None) -> Iterator[StoredRecord]:
     """Every message on the topic from its start to its end as of now (then stops).
 
+    `security` is kafka-python's SASL/SSL options (`signpost.kafka.security_options`).
     Raises AuditError if the topic is missing or the broker sends nothing for READ_IDLE_S.
     """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                             enable_auto_commit=False)
+                             enable_auto_commit=False, **(security or {}))
     try:
         partitions = [TopicPartition(topic, p)
                       for p in sorted(consumer.partitions_for_topic(topic))]

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -19,6 +20,7 @@ from signpost.settings import CommonSettings
 __all__ = [
     "ConsumerRecord",
     "Outgoing",
+    "client_options",
     "ensure_topics",
     "make_consumer",
     "make_producer",
@@ -45,10 +47,34 @@ class Outgoing:
 Handler = Callable[[ConsumerRecord], Iterable[Outgoing]]
 
 
+def security_options(settings: CommonSettings) -> dict[str, Any]:
+    """kafka-python's security keyword arguments from SIGNPOST_KAFKA_*; only those set.
+
+    The same for producers, consumers and admin clients: `security_protocol`,
+    `sasl_mechanism`, `sasl_plain_username`, `sasl_plain_password` (kafka-python uses the
+    "plain" names for SCRAM too) and `ssl_cafile`.
+    """
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_sasl_mechanism is not None:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+    if settings.kafka_sasl_username is not None:
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+    if settings.kafka_sasl_password is not None:
+        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_cafile is not None:
+        options["ssl_cafile"] = settings.kafka_ssl_cafile
+    return options
+
+
+def client_options(settings: CommonSettings) -> dict[str, Any]:
+    """What every Kafka client Signpost builds is given: the brokers and how to reach them."""
+    return {"bootstrap_servers": settings.kafka_bootstrap, **security_options(settings)}
+
+
 def make_producer(settings: CommonSettings) -> KafkaProducer:
     """A producer that waits for the broker's full acknowledgement."""
     return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **client_options(settings),
         acks="all",
         linger_ms=5,
         retries=5,
@@ -56,23 +82,37 @@ def make_producer(settings: CommonSettings) -> KafkaProducer:
     )
 
 
-def make_consumer(settings: CommonSettings, topics: Sequence[str], group: str) -> KafkaConsumer:
-    """A consumer with manual commits, reading a new group from the beginning."""
-    return KafkaConsumer(
-        *topics,
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=max(100, settings.session_timeout_ms // 4),
-        max_poll_records=settings.max_poll_records,
-    )
+def consumer_options(settings: CommonSettings, group: str,
+                     fetch_max_wait_ms: int | None = None) -> dict[str, Any]:
+    """A group consumer's keyword arguments: manual commits, a new group from the beginning,
+    the session timeout, and `fetch_max_wait_ms` when given (else Kafka's 500 ms)."""
+    options = {
+        **client_options(settings),
+        "group_id": group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.session_timeout_ms,
+        "heartbeat_interval_ms": max(100, settings.session_timeout_ms // 4),
+        "max_poll_records": settings.max_poll_records,
+    }
+    if fetch_max_wait_ms is not None:
+        options["fetch_max_wait_ms"] = fetch_max_wait_ms
+    return options
+
+
+def make_consumer(settings: CommonSettings, topics: Sequence[str], group: str,
+                  fetch_max_wait_ms: int | None = None) -> KafkaConsumer:
+    """A consumer with manual commits, reading a new group from the beginning.
+
+    `fetch_max_wait_ms` bounds how long an idle broker holds a fetch: latency-sensitive
+    consumers (the notifier's, of `alerts`) pass a short one.
+    """
+    return KafkaConsumer(*topics, **consumer_options(settings, group, fetch_max_wait_ms))
 
 
 def ensure_topics(settings: CommonSettings, topics: Iterable[str] | None = None) -> None:
     """Create Signpost's topics if they are missing (idempotent)."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**client_options(settings))
     try:
         existing = set(admin.list_topics())
         wanted = [t for t in (topics or settings.topics.all()) if t not in existing]
@@ -165,4 +205,5 @@ def record_location(record: ConsumerRecord) -> str:
     return f"{record.topic}/{record.partition}@{record.offset}"
 
 
-__all__ += ["TopicPartition", "record_location", "wait_for_assignment"]
+__all__ += ["TopicPartition", "consumer_options", "record_location", "security_options",
+            "wait_for_assignment"]

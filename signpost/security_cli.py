@@ -82,13 +82,15 @@ def audit_verify(
 
     from signpost.audit import AuditError, read_audit_topic, read_head
     from signpost.audit_verify import verify_chain
+    from signpost.kafka import security_options
     from signpost.redis import make_redis
 
     settings = CommonSettings()
     name = topic or settings.topics.audit
     try:
         anchor = read_head(make_redis(settings), settings.key_prefix) if head else None
-        verdict = verify_chain(read_audit_topic(settings.kafka_bootstrap, name), anchor)
+        verdict = verify_chain(read_audit_topic(settings.kafka_bootstrap, name,
+                                                security=security_options(settings)), anchor)
     except (AuditError, RedisError) as exc:
         console.print(f"cannot read the audit log or its head ({type(exc).__name__}): {exc}")
         raise typer.Exit(2) from exc
@@ -140,9 +142,11 @@ def audit_report(
 
 def _audit_records(settings: CommonSettings) -> list[StoredRecord]:
     from signpost.audit import AuditError, read_audit_topic
+    from signpost.kafka import security_options
 
     try:
-        return list(read_audit_topic(settings.kafka_bootstrap, settings.topics.audit))
+        return list(read_audit_topic(settings.kafka_bootstrap, settings.topics.audit,
+                                     security=security_options(settings)))
     except AuditError as exc:
         console.print(f"cannot read the audit log: {exc}")
         raise typer.Exit(2) from exc

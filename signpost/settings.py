@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import secrets
 from enum import StrEnum
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signpost.errors import ConfigError
 
-__all__ = ["PLACEHOLDER_SECRET", "CommonSettings", "Environment", "TokenSettings", "Topics",
-           "random_secret"]
+__all__ = ["PLACEHOLDER_SECRET", "SASL_PROTOCOLS", "CommonSettings", "Environment",
+           "TokenSettings", "Topics", "random_secret"]
 
 #: The value shipped in examples. Refused outside dev and test (FastAPI template's rule).
 PLACEHOLDER_SECRET = "changethis"
+
+#: Kafka security protocols that authenticate with SASL (and so need a mechanism and login).
+SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 
 
 class Environment(StrEnum):
@@ -69,6 +72,19 @@ class CommonSettings(BaseSettings):
     exceptional_access_max_s: int = Field(
         default=8 * 3600, ge=60,
         description="longest exceptional-access grant, from its approval (seconds)")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="how every Kafka client connects; SASL_SSL in production (see Security)")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism; required with a SASL_* protocol")
+    kafka_sasl_username: str | None = Field(
+        default=None, description="SASL principal of this service; required with SASL")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password; required with SASL")
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        description="CA bundle (PEM) the brokers' certificates are checked against; None = "
+                    "the system's")
 
     @property
     def topics(self) -> Topics:
@@ -87,6 +103,19 @@ class CommonSettings(BaseSettings):
     def _check_timeouts(self) -> Self:
         if self.session_timeout_ms < 1000:
             raise ConfigError("SIGNPOST_SESSION_TIMEOUT_MS must be at least 1000")
+        return self
+
+    @model_validator(mode="after")
+    def _check_sasl(self) -> Self:
+        """A SASL protocol needs a mechanism, a username and a password; the error names
+        the missing setting, never a value."""
+        if self.kafka_security_protocol not in SASL_PROTOCOLS:
+            return self
+        for name in ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password"):
+            if not getattr(self, name):
+                raise ConfigError(f"SIGNPOST_{name.upper()} must be set with "
+                                  f"SIGNPOST_KAFKA_SECURITY_PROTOCOL="
+                                  f"{self.kafka_security_protocol}")
         return self
 
 

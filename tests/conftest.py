@@ -1,6 +1,7 @@
 """Session-scoped real servers: the embedded Kafka-protocol broker and a private redis-server.
 
-Tests isolate by name: each gets uuid-prefixed topics and its own Redis key prefix.
+Tests isolate by name: each gets uuid-prefixed topics, its own consumer groups and its own
+Redis key prefix.
 """
 
 from __future__ import annotations
@@ -11,10 +12,17 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from signpost.configdoc import settings_classes
 from signpost.embedded import EmbeddedServer, start_broker, start_redis
 from signpost.settings import CommonSettings
 
 TEST_SESSION_TIMEOUT_MS = 2000  # Tansu's first group join takes about half of this
+
+
+def group_settings() -> list[str]:
+    """Every consumer-group setting of every settings class (`ingest_group`, ...)."""
+    return sorted({name for _, cls in settings_classes() for name in cls.model_fields
+                   if name.endswith("_group")})
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +48,12 @@ def redis_client(redis_server: EmbeddedServer) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def env(broker: EmbeddedServer, redis_server: EmbeddedServer) -> dict[str, str]:
-    """SIGNPOST_* values for one test: its own topic and key prefixes on the shared servers."""
+    """SIGNPOST_* values for one test: its own topic and key prefixes and consumer groups on
+    the shared servers."""
     tag = uuid.uuid4().hex[:10]
-    return {
+    groups = {f"SIGNPOST_{name.upper()}": f"t{tag}.{name.removesuffix('_group')}"
+              for name in group_settings()}
+    return groups | {
         "SIGNPOST_ENVIRONMENT": "test",
         "SIGNPOST_KAFKA_BOOTSTRAP": broker.url,
         "SIGNPOST_REDIS_URL": redis_server.url,

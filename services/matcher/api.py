@@ -1,9 +1,12 @@
-"""The one place for the matcher's HTTP API: "Who else?" (DESIGN §6).
+"""The one place for the matcher's HTTP API: "Who else?" (DESIGN §6) and exceptional access.
 
 Served with /healthz and /metrics on SIGNPOST_MATCHER_HTTP_PORT. Professionals and operators
-sign in with the same tokens as the inbox (SIGNPOST_TOKEN_SECRET). Every answer and every
-refusal is audited with ids only; refusals are 403 whether the child is unknown or simply not
-the caller's, so child ids cannot be probed.
+sign in with the same tokens as the inbox (SIGNPOST_TOKEN_SECRET). Every lookup, answered or
+refused, is decided and written to the audit log by `signpost.access.authorise_read` before
+anything is served: a relationship to the child, else an active exceptional-access grant
+(`signpost.access_api`, mounted here), else 403. Refusals are 403 whether the child is unknown
+or simply not the caller's, so child ids cannot be probed; an audit log that cannot be
+written is 503.
 """
 
 from __future__ import annotations
@@ -14,9 +17,16 @@ from typing import Annotated, cast
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from kafka import KafkaProducer
 
+from schemas.audit import AuditAction
+from services.matcher.console.routes import ConsoleState
+from services.matcher.console.routes import router as console_router
 from services.matcher.lookup import Lookup, NoRelationship, WhoElse
 from services.matcher.settings import MatcherSettings
+from signpost import access_api
+from signpost.access import GrantStore, ReadDecision, authorise_read
+from signpost.audit import AuditError, AuditLog, build_audit_log
 from signpost.auth import AuthError, Claims, Role, verify_token
 from signpost.errors import ConfigError
 from signpost.http import add_health_routes, serve_app_in_thread
@@ -25,15 +35,10 @@ from signpost.redis import make_redis
 __all__ = ["create_app", "serve_api_in_thread"]
 
 logger = logging.getLogger(__name__)
-audit_logger = logging.getLogger("signpost.audit")
+
+SERVICE = "matcher"  # the `service` of the audit records this API writes
 
 _bearer = HTTPBearer(auto_error=False)
-
-
-def audit(claims: Claims, action: str, outcome: str, child_id: str) -> None:
-    """Report one lookup, ids only (until signpost/audit.py is wired in here)."""
-    audit_logger.info("audit actor=%s role=%s action=%s child_id=%s outcome=%s",
-                      claims.sub, claims.role.value, action, child_id, outcome)
 
 
 def _principal(
@@ -52,33 +57,56 @@ def _lookup(request: Request) -> Lookup:
     return cast(Lookup, request.app.state.lookup)
 
 
+def _audit(request: Request) -> AuditLog:
+    return cast(AuditLog, request.app.state.audit)
+
+
+def _grants(request: Request) -> GrantStore:
+    return cast(GrantStore, request.app.state.grants)
+
+
 Principal = Annotated[Claims, Depends(_principal)]
 Store = Annotated[Lookup, Depends(_lookup)]
-
-
-def _refuse(claims: Claims, action: str, child_id: str) -> HTTPException:
-    audit(claims, action, "refused", child_id)
-    return HTTPException(status.HTTP_403_FORBIDDEN, "no relationship to this child")
-
+Audit = Annotated[AuditLog, Depends(_audit)]
+Grants = Annotated[GrantStore, Depends(_grants)]
 
 router = APIRouter(prefix="/v1", tags=["who-else"])
 
 
-@router.get("/who-else/{child_id}", response_model=WhoElse)
-def who_else(child_id: str, claims: Principal, lookup: Store) -> WhoElse:
-    """Who else is in contact with a child the caller works with.
+def _refused() -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, "no relationship to this child")
 
-    No relationship: 403, audited. An exceptional-access grant (signpost/access.py) is the
-    other way in; wiring it here is `authorise_read` then `Lookup.answer`.
-    """
-    if claims.role is not Role.professional:
-        raise _refuse(claims, "who_else.read", child_id)
+
+def _decide(claims: Claims, child_id: str, lookup: Lookup, audit: AuditLog,
+            grants: GrantStore) -> ReadDecision:
+    """Decide and audit one lookup; only a professional on the child's record has a
+    relationship. An unwritable audit record is 503 (fail closed)."""
+    related = claims.role is Role.professional and lookup.has_relationship(
+        practitioner_id=claims.sub, child_id=child_id)
     try:
-        answer = lookup.who_else(practitioner_id=claims.sub, child_id=child_id)
-    except NoRelationship as exc:
-        raise _refuse(claims, "who_else.read", child_id) from exc
-    audit(claims, "who_else.read", "granted", child_id)
-    return answer
+        return authorise_read(audit=audit, grants=grants, claims=claims,
+                              action=AuditAction.who_else, child_id=child_id,
+                              has_relationship=related)
+    except AuditError as exc:
+        logger.error("audit log unavailable (%s): who-else refused", type(exc).__name__)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "audit log unavailable") from exc
+
+
+@router.get("/who-else/{child_id}", response_model=WhoElse)
+def who_else(child_id: str, claims: Principal, lookup: Store, audit: Audit,
+             grants: Grants) -> WhoElse:
+    """Who else is in contact with a child the caller works with, or may read under an
+    approved exceptional-access grant. Otherwise 403; every answer and refusal audited."""
+    decision = _decide(claims, child_id, lookup, audit, grants)
+    if not decision.allowed:
+        raise _refused()
+    if decision.basis == "exceptional":
+        return lookup.answer(asker=claims.sub, child_id=child_id)
+    try:
+        return lookup.who_else(practitioner_id=claims.sub, child_id=child_id)
+    except NoRelationship as exc:  # the record changed since the decision (a split)
+        raise _refused() from exc
 
 
 def _tokens_usable(settings: MatcherSettings) -> bool:
@@ -90,23 +118,34 @@ def _tokens_usable(settings: MatcherSettings) -> bool:
     return True
 
 
-def create_app(settings: MatcherSettings, lookup: Lookup) -> FastAPI:
-    """The matcher's HTTP app: Who else? (only with a real token secret in production),
-    /healthz and /metrics."""
+def create_app(settings: MatcherSettings, lookup: Lookup, audit: AuditLog,
+               grants: GrantStore, console: ConsoleState | None = None) -> FastAPI:
+    """The matcher's HTTP app: Who else?, exceptional access and the operators' console (only
+    with a real token secret in production), /healthz and /metrics."""
     app = FastAPI(title="signpost-matcher")
     app.state.lookup = lookup
+    app.state.audit = audit
+    app.state.grants = grants
+    app.state.console = console
     app.state.token_secret = settings.token_secret.get_secret_value()
     if _tokens_usable(settings):
         app.include_router(router)
+        app.include_router(access_api.router)
+        if console is not None:
+            app.include_router(console_router)
     else:
         logger.warning("SIGNPOST_TOKEN_SECRET is not set: Who else? is off")
     return add_health_routes(app, "matcher")
 
 
-def serve_api_in_thread(settings: MatcherSettings) -> uvicorn.Server | None:
-    """The matcher's API on SIGNPOST_MATCHER_HTTP_PORT (0 = none), with its own Redis client."""
+def serve_api_in_thread(settings: MatcherSettings, producer: KafkaProducer,
+                        console: ConsoleState | None = None) -> uvicorn.Server | None:
+    """The matcher's API on SIGNPOST_MATCHER_HTTP_PORT (0 = none), with its own Redis client;
+    its audit log (built once, here) writes through the caller's producer."""
     if not settings.matcher_http_port:
         return None
-    lookup = Lookup(make_redis(settings), settings.key_prefix)
-    return serve_app_in_thread(create_app(settings, lookup), settings.matcher_http_port,
-                               settings.http_host)
+    r = make_redis(settings)
+    audit = build_audit_log(settings, r, producer, SERVICE)
+    grants = GrantStore(r, settings.key_prefix, audit, settings.exceptional_access_max_s)
+    app = create_app(settings, Lookup(r, settings.key_prefix), audit, grants, console)
+    return serve_app_in_thread(app, settings.matcher_http_port, settings.http_host)

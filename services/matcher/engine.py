@@ -7,25 +7,29 @@ by event_id: processing an event again returns the stored result unchanged.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas import Alert, LinkDecision, StandardisedEvent
+from schemas import Alert, LinkDecision, LinkOutcome, StandardisedEvent
 from services.matcher.alerts import AlertContext, build_alerts
 from services.matcher.blocking import block_keys
 from services.matcher.cluster import Candidate, Decision, decide
 from services.matcher.compare import TF_VALUES
 from services.matcher.index import Index, PractitionerOnRecord
 from services.matcher.model import LinkageModel
+from services.matcher.review import priority, review_item
 from services.matcher.score import score_pair
 from services.matcher.standardise import Features, features
+from services.matcher.stats import stats_bucket
 
 __all__ = ["Engine", "Result", "Thresholds"]
 
 Thresholds = Callable[[], tuple[float, float]]  # (upper, lower), read per event
+MAX_CONSTRAINT_ROUNDS = 8  # cannot-link re-decisions per event; each drops >= 1 child
 
 
 class Result(BaseModel):
@@ -80,7 +84,7 @@ class Engine:
         tf_values = {c: TF_VALUES[c](f) for c in self.model.tf_comparisons}
         candidates = self._candidates(f, digests, tf_values)
         upper, lower = self.thresholds()
-        d = decide(f, candidates, upper, lower)
+        d = self._decide(f, candidates, upper, lower)
         child_id, merge_from = self._survivor(d)
         before = [self.index.child_info(c) for c in [child_id, *merge_from] if d.child_id]
         decision = self._link_decision(std, d, child_id, merge_from)
@@ -96,8 +100,48 @@ class Engine:
                           new_child=d.child_id is None, merge_from=merge_from,
                           practitioner=practitioner, shielded=std.event.shielded,
                           seq=self.index.next_seq(), result_json=result.model_dump_json(),
-                          tf_values=tf_values)
+                          tf_values=tf_values, outcome=decision.outcome.value,
+                          review=_review(decision, (upper, lower)),
+                          stats_bucket=stats_bucket(decision.decided_at),
+                          score=decision.score)
         return result
+
+    def _decide(self, f: Features, candidates: list[Candidate], upper: float,
+                lower: float) -> Decision:
+        """decide(), honouring operators' cannot-link constraints (rejected reviews, splits).
+
+        The child the event would join bars its cannot-link children, and the event is
+        decided again without them, until nothing more is barred; then merge partners barred
+        from one another are dropped, the weaker ones first.
+        """
+        barred: frozenset[str] = frozenset()
+        d = decide(f, candidates, upper, lower)
+        for _ in range(MAX_CONSTRAINT_ROUNDS):
+            if d.child_id is None:
+                return d
+            more = barred | self._barred_by([d.child_id])
+            if more == barred:
+                break
+            barred = more
+            d = decide(f, candidates, upper, lower, cannot_link=barred)
+        return self._without_barred_merges(d)
+
+    def _barred_by(self, child_ids: list[str]) -> frozenset[str]:
+        """Children these must never join, as they stand now (after later merges)."""
+        raw = self.index.cannot_link(child_ids)
+        return frozenset(self.index.resolve_many(list(raw)).values()) if raw else frozenset()
+
+    def _without_barred_merges(self, d: Decision) -> Decision:
+        if not d.merge_from or d.child_id is None:
+            return d
+        kept = [d.child_id]
+        for other in d.merge_from:
+            if not self._barred_by([other]) & set(kept) and other not in self._barred_by(kept):
+                kept.append(other)
+        if len(kept) - 1 == len(d.merge_from):
+            return d
+        outcome = LinkOutcome.merged if len(kept) > 1 else LinkOutcome.linked
+        return dataclasses.replace(d, outcome=outcome, merge_from=tuple(kept[1:]))
 
     def _survivor(self, d: Decision) -> tuple[str, list[str]]:
         """The child id the event joins, and the children merged into it (oldest id kept)."""
@@ -125,6 +169,15 @@ class Engine:
             model_version=self.model.model_version,
             decided_at=self.clock(),
         )
+
+
+def _review(decision: LinkDecision,
+            thresholds: tuple[float, float]) -> tuple[str, str, float] | None:
+    """(id, JSON, priority) of the review item a `review` decision queues; else None."""
+    if decision.outcome is not LinkOutcome.review or decision.candidate_child_id is None:
+        return None
+    item = review_item(decision, thresholds)
+    return item.review_id, item.model_dump_json(), priority(item)
 
 
 def _practitioner(std: StandardisedEvent) -> PractitionerOnRecord:

@@ -27,6 +27,9 @@ MAX_REDIRECT_HOPS = 64
 BLOCK_TRIM = 2000  # members kept per blocking key; only the newest `cap` are read
 TF_MIN_RECORDS = 500  # below this many records a frequency is noise: no TF adjustment
 TRIM_EVERY = 64  # trim a key's set on one commit in this many: bounded, and cheap
+STATS_KEEP_S = 2 * 3600  # dashboard counters: two hours of 10-second buckets
+SCORES_KEPT = 5000  # newest best-candidate scores: enough to estimate the review load
+
 
 
 class PractitionerOnRecord(BaseModel):
@@ -183,8 +186,13 @@ class Index:
         seq: int,
         result_json: str,
         tf_values: dict[str, str],
+        outcome: str = "",
+        review: tuple[str, str, float] | None = None,
+        stats_bucket: int = 0,
+        score: float | None = None,
     ) -> None:
-        """Write one event's record, keys, child updates, merges and stored result atomically."""
+        """Write one event's record, keys, child updates, merges, stored result, review item
+        (id, JSON, priority) and dashboard count atomically."""
         k = self.k
         merged_data = [self._child_sets(loser) for loser in merge_from]
         pipe = self.r.pipeline(transaction=True)
@@ -210,7 +218,42 @@ class Index:
         if shielded:
             pipe.hset(k.child(child_id), "shielded", "1")
         pipe.set(k.event(features.event_id), result_json)
+        if review is not None:
+            pipe.set(k.review_item(review[0]), review[1])
+            pipe.zadd(k.review_queue, {review[0]: review[2]}, nx=True)
+        if outcome:
+            pipe.hincrby(k.stats(stats_bucket), outcome, 1)
+            pipe.expire(k.stats(stats_bucket), STATS_KEEP_S)
+            pipe.lpush(k.recent_scores, "" if score is None else f"{score:.4f}")
+            pipe.ltrim(k.recent_scores, 0, SCORES_KEPT - 1)
         pipe.execute()
+
+    def merge(self, *, winner: str, loser: str) -> None:
+        """Move everything of `loser` onto `winner` in one transaction (an accepted review).
+
+        The caller holds `lock`, so no event commits against either child meanwhile.
+        """
+        sets = self._child_sets(loser)
+        pipe = self.r.pipeline(transaction=True)
+        self._merge_into(pipe, winner, loser, sets)
+        if sets.shielded:
+            pipe.hset(self.k.child(winner), "shielded", "1")
+        pipe.execute()
+
+    def bar(self, a: str, b: str) -> None:
+        """Record that children `a` and `b` must never be linked (both directions, at once)."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.sadd(self.k.cannot_link(a), b)
+        pipe.sadd(self.k.cannot_link(b), a)
+        pipe.execute()
+
+    def record_ids(self, child_id: str) -> set[str]:
+        """The ids of the records (events) on a child."""
+        return {str(x) for x in self.r.smembers(self.k.child_records(child_id))}
+
+    def recent_scores(self) -> list[float | None]:
+        """The newest events' best-candidate scores, newest first (None: no candidate)."""
+        return [float(v) if v else None for v in self.r.lrange(self.k.recent_scores, 0, -1)]
 
     def _child_sets(self, cid: str) -> _ChildSets:
         pipe = self.r.pipeline(transaction=False)

@@ -11,6 +11,7 @@ __all__ = ["Keys"]
 
 class Keys:
     def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
         self.p = f"{{{prefix}}}:m"
 
     @property
@@ -65,3 +66,43 @@ class Keys:
     def cannot_link(self, child_id: str) -> str:
         """SET child ids this child must never be linked with."""
         return f"{self.p}:child:{child_id}:cannot"
+
+    # --- operators: thresholds, review queue, labelled pairs, dashboard counters ---------
+
+    @property
+    def thresholds(self) -> str:
+        """HASH the live thresholds: upper, lower, version, changed_at, actor, reason."""
+        return f"{self.p}:thr"
+
+    @property
+    def threshold_history(self) -> str:
+        """LIST JSON of every threshold version, oldest first."""
+        return f"{self.p}:thr:hist"
+
+    def review_item(self, review_id: str) -> str:
+        """STRING JSON of one review item (ids, score, explanation; no personal data)."""
+        return f"{self.p}:rv:{review_id}"
+
+    @property
+    def review_queue(self) -> str:
+        """ZSET open review ids scored by priority (lowest first: oldest, riskiest)."""
+        return f"{self.p}:rv:open"
+
+    @property
+    def review_done(self) -> str:
+        """ZSET decided review ids scored by decision time (unix seconds)."""
+        return f"{self.p}:rv:done"
+
+    @property
+    def labelled_pairs(self) -> str:
+        """LIST JSON {score, match, source, at} per operator decision: evidence for tuning."""
+        return f"{self.p}:pairs"
+
+    def stats(self, bucket: int) -> str:
+        """HASH outcome -> events decided in one STATS_BUCKET_S bucket (expires)."""
+        return f"{self.p}:stats:{bucket}"
+
+    @property
+    def recent_scores(self) -> str:
+        """LIST the newest events' best-candidate scores ("" when none): the review-load sample."""
+        return f"{self.p}:scores"

@@ -83,6 +83,10 @@ class Lookup:
                        lead_professionals=[_contact(p, shielded) for p in others if p.lead],
                        others=[_contact(p, shielded) for p in others if not p.lead])
 
+    def has_relationship(self, *, practitioner_id: str, child_id: str) -> bool:
+        """Whether the professional is on the record of the child `child_id` now stands for."""
+        return practitioner_id in self._practitioners(self.resolve(child_id))
+
     def who_else(self, *, practitioner_id: str, child_id: str) -> WhoElse:
         """The answer for a professional on the child's record; NoRelationship otherwise."""
         root = self.resolve(child_id)

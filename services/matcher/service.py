@@ -10,10 +10,12 @@ from pydantic import ValidationError
 
 from schemas import DlqReason, StandardisedEvent
 from services.matcher.api import serve_api_in_thread
+from services.matcher.console.app import build_console
 from services.matcher.engine import Engine, Result
 from services.matcher.index import Index
 from services.matcher.model import load_model
 from services.matcher.settings import MatcherSettings
+from services.matcher.thresholds import LiveThresholds, ThresholdStore
 from signpost.dlq import dlq_outgoing, validation_errors
 from signpost.kafka import (
     ConsumerRecord,
@@ -34,14 +36,19 @@ LATENCY = Histogram("signpost_matcher_process_seconds", "Engine.process time per
 
 
 def build_engine(settings: MatcherSettings, shared: bool = True) -> Engine:
-    """The engine the service runs, and `signpost match-file` too."""
+    """The engine the service runs, and `signpost match-file` too.
+
+    Thresholds are live (thresholds.py): the settings' or the model's values until an operator
+    sets others in Redis; a change is picked up within seconds.
+    """
     model = load_model(settings.model_path)
     upper = settings.upper_threshold if settings.upper_threshold is not None else model.upper
     lower = settings.lower_threshold if settings.lower_threshold is not None else model.lower
     index = Index(make_redis(settings), settings.key_prefix,
                   settings.blocking_secret.get_secret_value().encode(),
                   settings.candidates_per_key)
-    return Engine(index, model, thresholds=lambda: (upper, lower), shared=shared)
+    store = ThresholdStore(index.r, settings.key_prefix, (upper, lower))
+    return Engine(index, model, thresholds=LiveThresholds(store), shared=shared)
 
 
 def outputs(result: Result, settings: MatcherSettings) -> list[Outgoing]:
@@ -74,7 +81,8 @@ def main(settings: MatcherSettings, stop: threading.Event) -> None:
     engine = build_engine(settings)
     consumer = make_consumer(settings, [settings.topics.events], settings.matcher_group)
     producer = make_producer(settings)
-    server = serve_api_in_thread(settings)  # Who else?, /healthz, /metrics
+    console = build_console(settings, engine) if settings.matcher_http_port else None
+    server = serve_api_in_thread(settings, producer, console)  # Who else?, console, /healthz
     try:
         run_loop(consumer, producer, lambda r: handle(r, engine, settings), stop, "matcher")
     finally:
@@ -82,3 +90,5 @@ def main(settings: MatcherSettings, stop: threading.Event) -> None:
         producer.close()
         if server is not None:
             server.should_exit = True
+        if console is not None:
+            console.close()

@@ -23,6 +23,10 @@ class MatcherSettings(CommonSettings):
                                     description="newest records read per blocking key")
     matcher_group: str = Field(default="signpost-matcher", description="consumer group")
     matcher_http_port: int = Field(default=8083, description="/healthz and /metrics; 0 = off")
+    console_lag_groups: dict[str, str] = Field(
+        default={"signpost-ingest": "contact.events.raw", "signpost-notifier": "alerts"},
+        description="JSON {\"consumer group\": \"topic (unprefixed)\"} whose lag the console "
+                    "shows, besides the matcher's own group on contact.events")
     token_secret: SecretStr = Field(
         default=SecretStr(PLACEHOLDER_SECRET),
         description="key of professionals' signed tokens (Who else?); in production a "

@@ -3,13 +3,15 @@
 Access follows the relationship the alert names: a professional sees alerts addressed to their
 token's `sub`; an operator sees the operators' queues; a reviewer the review queue; nobody else
 sees anything (access.py). Unknown and not-addressed alerts both answer 403, so ids cannot be
-probed. Every read, refusal and acknowledgement is audited, with ids only.
+probed. Every read, refusal and acknowledgement is in the audit log, with ids only; when the
+log cannot be written the answer is 503 and nothing is served.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, cast
 from uuid import UUID
@@ -25,6 +27,7 @@ from services.notifier.errors import NotAddressedError
 from services.notifier.inbox import InboxItem, InboxStore
 from services.notifier.pages import router as pages_router
 from services.notifier.settings import NotifierSettings
+from signpost.audit import AuditError, AuditLog
 from signpost.auth import AuthError, Claims, verify_token
 from signpost.http import add_health_routes
 
@@ -95,52 +98,66 @@ def _clock(request: Request) -> Callable[[], datetime]:
     return cast(Callable[[], datetime], request.app.state.now)
 
 
+def _audit(request: Request) -> AuditLog:
+    return cast(AuditLog, request.app.state.audit)
+
+
 CurrentPrincipal = Annotated[Claims, Depends(_principal)]
 Store = Annotated[InboxStore, Depends(_store)]
 Clock = Annotated[Callable[[], datetime], Depends(_clock)]
+Audit = Annotated[AuditLog, Depends(_audit)]
 
 
-def _forbidden(exc: NotAddressedError) -> HTTPException:
-    return HTTPException(status.HTTP_403_FORBIDDEN, "not addressed to you")
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Not addressed (or unknown): 403. The audit log cannot be written: 503 (fail closed)."""
+    try:
+        yield
+    except NotAddressedError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "not addressed to you") from exc
+    except AuditError as exc:
+        logger.error("audit log unavailable (%s): inbox request refused", type(exc).__name__)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "audit log unavailable") from exc
 
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 
 
 @router.get("", response_model=list[AlertPublic])
-def list_inbox(principal: CurrentPrincipal, store: Store) -> list[AlertPublic]:
+def list_inbox(principal: CurrentPrincipal, store: Store, audit: Audit) -> list[AlertPublic]:
     """The caller's alerts, newest first."""
-    return [AlertPublic.of(i) for i in list_for(store, principal)]
+    with _refusals():
+        return [AlertPublic.of(i) for i in list_for(store, audit, principal)]
 
 
 @router.get("/{alert_id}", response_model=AlertPublic)
-def read_alert(alert_id: UUID, principal: CurrentPrincipal, store: Store) -> AlertPublic:
+def read_alert(alert_id: UUID, principal: CurrentPrincipal, store: Store,
+               audit: Audit) -> AlertPublic:
     """One alert addressed to the caller."""
-    try:
-        return AlertPublic.of(open_for(store, alert_id, principal))
-    except NotAddressedError as exc:
-        raise _forbidden(exc) from exc
+    with _refusals():
+        return AlertPublic.of(open_for(store, audit, alert_id, principal))
 
 
 @router.post("/{alert_id}/ack", response_model=AlertPublic)
-def acknowledge(alert_id: UUID, principal: CurrentPrincipal, store: Store,
+def acknowledge(alert_id: UUID, principal: CurrentPrincipal, store: Store, audit: Audit,
                 now: Clock) -> AlertPublic:
     """Acknowledge an alert in every one of the caller's inboxes holding it; idempotent."""
-    try:
-        return AlertPublic.of(acknowledge_for(store, alert_id, principal, now()))
-    except NotAddressedError as exc:
-        raise _forbidden(exc) from exc
+    with _refusals():
+        return AlertPublic.of(acknowledge_for(store, audit, alert_id, principal, now()))
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(settings: NotifierSettings, store: InboxStore,
+def create_app(settings: NotifierSettings, store: InboxStore, audit: AuditLog,
                now: Callable[[], datetime] = _utc_now) -> FastAPI:
-    """The notifier's HTTP app: the inbox page and API, /healthz and /metrics."""
+    """The notifier's HTTP app: the inbox page and API, /healthz and /metrics. `audit` is the
+    process's one audit log (built in service.main)."""
     app = FastAPI(title="signpost-notifier")
     app.state.store = store
+    app.state.audit = audit
     app.state.token_secret = settings.token_secret.get_secret_value()
     app.state.secure_cookies = settings.environment.value == "production"
     app.state.now = now

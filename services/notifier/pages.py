@@ -2,7 +2,8 @@
 
 The token lives in an HttpOnly, SameSite=Strict cookie scoped to /inbox (Secure in
 production); every form also carries a CSRF value derived from the token. Access rules are
-the API's (access.py): another professional's alert answers 403, audited.
+the API's (access.py): another professional's alert answers 403, audited; when the audit log
+cannot be written the page answers 503 and shows nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from services.notifier import render
 from services.notifier.access import acknowledge_for, list_for, open_for
 from services.notifier.errors import NotAddressedError
 from services.notifier.inbox import InboxStore
+from signpost.audit import AuditError, AuditLog
 from signpost.auth import AuthError, Claims, verify_token
 
 __all__ = ["COOKIE", "router"]
@@ -82,8 +84,24 @@ def _store(request: Request) -> InboxStore:
     return cast(InboxStore, request.app.state.store)
 
 
+def _audit(request: Request) -> AuditLog:
+    return cast(AuditLog, request.app.state.audit)
+
+
 def _now(request: Request) -> datetime:
     return cast(Callable[[], datetime], request.app.state.now)()
+
+
+def _not_addressed() -> HTMLResponse:
+    return _html(render.error_page("Not available", "This alert is not addressed to you."),
+                 status.HTTP_403_FORBIDDEN)
+
+
+def _unaudited() -> HTMLResponse:
+    """The audit log cannot be written: nothing is shown (fail closed)."""
+    return _html(render.error_page("Not available", "Signpost cannot record this access just "
+                                   "now, so it cannot show it. Try again shortly."),
+                 status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 @router.get("/sign-in")
@@ -122,7 +140,11 @@ def inbox_page(request: Request) -> Response:
     if session is None:
         return _redirect("/inbox/sign-in")
     claims, csrf = session
-    return _html(render.list_page(list_for(_store(request), claims), claims.sub, csrf))
+    try:
+        items = list_for(_store(request), _audit(request), claims)
+    except AuditError:
+        return _unaudited()
+    return _html(render.list_page(items, claims.sub, csrf))
 
 
 @router.get("/alerts/{alert_id}")
@@ -133,10 +155,11 @@ def alert_page(alert_id: UUID, request: Request) -> Response:
         return _redirect("/inbox/sign-in")
     claims, csrf = session
     try:
-        item = open_for(_store(request), alert_id, claims)
+        item = open_for(_store(request), _audit(request), alert_id, claims)
     except NotAddressedError:
-        return _html(render.error_page("Not available", "This alert is not addressed to you."),
-                     status.HTTP_403_FORBIDDEN)
+        return _not_addressed()
+    except AuditError:
+        return _unaudited()
     return _html(render.alert_page(item, claims.sub, csrf))
 
 
@@ -151,8 +174,9 @@ def acknowledge(alert_id: UUID, request: Request, form: Form) -> Response:
         return _html(render.error_page("Not acknowledged", "The form expired. Open the alert "
                                        "and try again."), status.HTTP_403_FORBIDDEN)
     try:
-        acknowledge_for(_store(request), alert_id, claims, _now(request))
+        acknowledge_for(_store(request), _audit(request), alert_id, claims, _now(request))
     except NotAddressedError:
-        return _html(render.error_page("Not available", "This alert is not addressed to you."),
-                     status.HTTP_403_FORBIDDEN)
+        return _not_addressed()
+    except AuditError:
+        return _unaudited()
     return _redirect(f"/inbox/alerts/{alert_id}")

@@ -20,6 +20,7 @@ TYPE_LABELS = {
     AlertType.identity_discrepancy: "Identity details differ between services",
     AlertType.records_merged: "Two records turned out to be one child",
     AlertType.review_needed: "A possible match needs a decision",
+    AlertType.records_split: "Records wrongly joined were separated",
 }
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:0 auto;padding:1rem;line-height:1.5;

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 
 import httpx
 import uvicorn
-from kafka import KafkaConsumer
 from pydantic import ValidationError
 
 from schemas import Alert, Recipient
@@ -30,11 +29,13 @@ from services.notifier.retry import Backoff
 from services.notifier.settings import NotifierSettings
 from services.notifier.webhook import endpoint_for
 from services.notifier.worker import EMAIL, WEBHOOK, Deliverer
+from signpost.audit import AuditLog, build_audit_log
 from signpost.dlq import dlq_outgoing, reason_of, validation_errors
 from signpost.http import serve_app_in_thread
 from signpost.kafka import (
     ConsumerRecord,
     Outgoing,
+    make_consumer,
     make_producer,
     record_location,
     run_loop,
@@ -127,32 +128,12 @@ def handle(record: ConsumerRecord, n: Notifier) -> list[Outgoing]:
     return []
 
 
-def make_alert_consumer(settings: NotifierSettings) -> KafkaConsumer:
-    """signpost.kafka.make_consumer's consumer of `alerts`, with a short fetch wait.
-
-    Same settings (manual commits, earliest, the session timeout), plus fetch_max_wait_ms: an
-    idle broker otherwise holds each fetch for 500 ms, which an alert then waits too. Fold
-    into make_consumer once it takes the option.
-    """
-    return KafkaConsumer(
-        settings.topics.alerts,
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=settings.notifier_group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=max(100, settings.session_timeout_ms // 4),
-        max_poll_records=settings.max_poll_records,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-    )
-
-
-def _serve_inbox(settings: NotifierSettings, store: InboxStore,
+def _serve_inbox(settings: NotifierSettings, store: InboxStore, audit: AuditLog,
                  now: Clock) -> uvicorn.Server | None:
     """The inbox page and API on SIGNPOST_INBOX_PORT (0 = none); raises if it cannot listen."""
     if not settings.inbox_port:
         return None
-    return serve_app_in_thread(create_app(settings, store, now), settings.inbox_port,
+    return serve_app_in_thread(create_app(settings, store, audit, now), settings.inbox_port,
                                settings.http_host)
 
 
@@ -174,7 +155,8 @@ def _start_workers(n: Notifier, deliverer: Deliverer, stop: threading.Event,
 
 def main(settings: NotifierSettings, stop: threading.Event, now: Clock = utc_now) -> None:
     """Run the notifier until `stop` is set: the consume loop, the delivery workers, and the
-    inbox page and API if a port. `now` is the one clock (tests pass a fake one).
+    inbox page and API if a port. `now` is the one clock (tests pass a fake one). The
+    process's one audit log is built here and handed to the inbox app.
 
     Everything opened is closed in reverse order, whichever step fails.
     """
@@ -186,7 +168,8 @@ def main(settings: NotifierSettings, stop: threading.Event, now: Clock = utc_now
         opened.callback(producer.close)
         client = httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
         opened.callback(client.close)
-        server = _serve_inbox(settings, n.store, now)
+        audit = build_audit_log(settings, n.store.r, producer, "notifier")
+        server = _serve_inbox(settings, n.store, audit, now)
         if server is not None:
             opened.callback(_stop_server, server)
         workers_stop = threading.Event()
@@ -194,6 +177,7 @@ def main(settings: NotifierSettings, stop: threading.Event, now: Clock = utc_now
                               Backoff(settings.backoff_base_s, settings.backoff_cap_s), now,
                               n.wake)
         _start_workers(n, deliverer, workers_stop, opened)
-        consumer = make_alert_consumer(settings)
+        consumer = make_consumer(settings, [settings.topics.alerts], settings.notifier_group,
+                                 fetch_max_wait_ms=settings.fetch_max_wait_ms)
         opened.callback(consumer.close)
         run_loop(consumer, producer, lambda r: handle(r, n), stop, "notifier")

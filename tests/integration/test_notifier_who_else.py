@@ -1,7 +1,7 @@
 """Who else? over real HTTP, on the matcher's real Redis state (the engine links the events).
 
 A professional on the child's record learns which services are in contact and who leads;
-anyone else gets 403, audited.
+anyone else gets 403. Both are records of the audit log.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from schemas.audit import AuditAction, AuditOutcome, AuditRecord
 from services.ingest.validate import Rejection, validate
 from services.matcher.api import serve_api_in_thread
 from services.matcher.service import build_engine
 from services.matcher.settings import MatcherSettings
+from signpost.audit import read_audit_topic
 from signpost.auth import Role, issue_token
 from signpost.embedded import free_port
+from signpost.kafka import ensure_topics, make_producer
 from tests.support.events import make_event
 from tests.support.wait import wait_until
 
@@ -49,13 +52,21 @@ def _link(settings: MatcherSettings, *events: dict[str, object]) -> list[str]:
 
 @pytest.fixture
 def http(settings: MatcherSettings) -> Iterator[httpx.Client]:
-    server = serve_api_in_thread(settings)
+    ensure_topics(settings, [settings.topics.audit])
+    producer = make_producer(settings)
+    server = serve_api_in_thread(settings, producer)
     assert server is not None
     with httpx.Client(base_url=f"http://127.0.0.1:{settings.matcher_http_port}",
                       timeout=5) as client:
         wait_until(lambda: client.get("/healthz").status_code == 200, timeout_s=10)
         yield client
     server.should_exit = True
+    producer.close()
+
+
+def _audited(settings: MatcherSettings) -> list[AuditRecord]:
+    return [AuditRecord.model_validate_json(s.value)
+            for s in read_audit_topic(settings.kafka_bootstrap, settings.topics.audit)]
 
 
 def _as(sub: str, role: Role = Role.professional) -> dict[str, str]:
@@ -73,10 +84,9 @@ def _one_child(settings: MatcherSettings, shielded: bool = False) -> str:
 
 
 def test_a_professional_on_the_record_learns_who_else(
-    settings: MatcherSettings, http: httpx.Client, caplog: pytest.LogCaptureFixture
+    settings: MatcherSettings, http: httpx.Client
 ) -> None:
     child = _one_child(settings)
-    caplog.set_level("INFO", logger="signpost.audit")
     answer = http.get(f"/v1/who-else/{child}", headers=_as("gp-9"))
     assert answer.status_code == 200
     body = answer.json()
@@ -93,9 +103,12 @@ def test_a_professional_on_the_record_learns_who_else(
     assert http.get(f"/v1/who-else/{child}", headers=_as("op-1", Role.operator)
                     ).status_code == 403
     assert http.get(f"/v1/who-else/{child}").status_code == 401
-    audit = [r.getMessage() for r in caplog.records if r.name == "signpost.audit"]
-    assert any("actor=sw-77" in m and "outcome=refused" in m and child in m for m in audit)
-    assert any("actor=gp-9" in m and "outcome=granted" in m for m in audit)
+    audit = [(r.actor, r.outcome, r.child_id, r.relationship) for r in _audited(settings)
+             if r.action is AuditAction.who_else]
+    assert ("sw-77", AuditOutcome.refused, child, False) in audit
+    assert ("gp-9", AuditOutcome.allowed, child, True) in audit
+    assert ("op-1", AuditOutcome.refused, child, False) in audit
+    assert len(audit) == 4  # the unauthenticated request is no read: 401 before any lookup
 
 
 def test_a_shielded_child_has_no_contact_details(settings: MatcherSettings,

@@ -41,6 +41,9 @@ OPEN = {
     ("GET", "/inbox/sign-in"): "the sign-in form",
     ("POST", "/inbox/sign-in"): "where a token is presented",
     ("POST", "/inbox/sign-out"): "forgets the cookie",
+    ("GET", "/console/sign-in"): "the operators' console sign-in form",
+    ("POST", "/console/sign-in"): "where a token is presented",
+    ("POST", "/console/sign-out"): "forgets the cookie",
 }
 #: Modules that build a FastAPI app without a `create_app`, and why they need no walk.
 HEALTH_ONLY = {"signpost.http": "serve_health_in_thread: /healthz and /metrics only"}

@@ -17,7 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 # Service and the port of its /healthz (the settings' defaults).
 HTTP_PORTS = {"ingest": 8081, "notifier": 8082, "matcher": 8083}
 SECRETS = ("SIGNPOST_BLOCKING_SECRET", "SIGNPOST_WEBHOOK_SECRET", "SIGNPOST_TOKEN_SECRET",
-           "SIGNPOST_AGENCY_KEY_HASHES")
+           "SIGNPOST_AGENCY_KEY_HASHES", "SIGNPOST_AGENCY_SIGNING_KEYS")
+# Which service must be given which required secret (compose refuses to start without it).
+REQUIRED = {"ingest": {"SIGNPOST_AGENCY_KEY_HASHES", "SIGNPOST_AGENCY_SIGNING_KEYS"},
+            "matcher": {"SIGNPOST_BLOCKING_SECRET", "SIGNPOST_TOKEN_SECRET"},
+            "notifier": {"SIGNPOST_WEBHOOK_SECRET", "SIGNPOST_TOKEN_SECRET"}}
+# Optional notifier settings passed through from the host (no value: unset if unset there).
+PASS_THROUGH = ("SIGNPOST_WEBHOOK_URL", "SIGNPOST_WEBHOOK_ENDPOINTS", "SIGNPOST_SMTP_HOST",
+                "SIGNPOST_SMTP_PORT", "SIGNPOST_SMTP_STARTTLS", "SIGNPOST_SMTP_USER",
+                "SIGNPOST_SMTP_PASSWORD", "SIGNPOST_SMTP_FROM")
 REQUIRED_VARIABLE = re.compile(r"^\$\{(SIGNPOST_[A-Z_]+):\?[^}]+\}$")
 
 Service = dict[str, Any]
@@ -141,6 +149,31 @@ def test_secrets_are_required_variables(services: dict[str, Service]) -> None:
                 assert match and match.group(1) == key, f"{key}={value!r}"
                 given.add(key)
     assert given == set(SECRETS)
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_each_service_is_given_the_secrets_it_needs(services: dict[str, Service],
+                                                    name: str) -> None:
+    env = services[name]["environment"]
+    for key in REQUIRED[name]:
+        assert REQUIRED_VARIABLE.match(str(env.get(key))), f"{name}: {key}"
+
+
+def test_optional_notifier_settings_pass_through(services: dict[str, Service]) -> None:
+    env = services["notifier"]["environment"]
+    for key in PASS_THROUGH:
+        assert key in env and env[key] is None, key
+    assert str(env["SIGNPOST_INBOX_URL"]).startswith("${SIGNPOST_INBOX_URL:-")
+
+
+def test_every_variable_is_a_setting(services: dict[str, Service]) -> None:
+    from signpost.configdoc import settings_classes
+
+    known = {f"SIGNPOST_{name.upper()}" for _, cls in settings_classes()
+             for name in cls.model_fields}
+    for name, service in built(services).items():
+        unknown = {k for k in service["environment"] if k.startswith("SIGNPOST_")} - known
+        assert not unknown, f"{name}: {sorted(unknown)}"
 
 
 def test_dockerfile_runs_the_cli_as_non_root() -> None:

@@ -1,0 +1,104 @@
+"""The one place a wrong merge is undone: records move off a child onto a new or existing one.
+
+Run under the engine's lock (Index.lock), so no event is matched against a half-moved child,
+and written in one MULTI/EXEC transaction: each moved record's child id, both children's
+record sets, agencies and practitioners (rebuilt from the records that stay), the stored
+results of the moved events (so a replayed event reports where it now is), and a cannot-link
+constraint both ways, so the engine never merges the two again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from services.matcher.errors import SplitRefused
+from services.matcher.index import Index
+
+__all__ = ["SplitResult", "split_child"]
+
+
+@dataclass(frozen=True, slots=True)
+class SplitResult:
+    source: str
+    target: str
+    moved: tuple[str, ...]
+    new_child: bool
+
+
+def _checked(index: Index, source: str, moved: set[str], target: str | None) -> set[str]:
+    """The records that stay; SplitRefused if the request does not fit the child."""
+    members = index.record_ids(source)
+    if not moved or not moved <= members:
+        raise SplitRefused(f"records to move must be on child {source}")
+    if moved == members:
+        raise SplitRefused(f"moving every record of {source} would leave it empty")
+    if target is not None and target == source:
+        raise SplitRefused("a child cannot be split into itself")
+    return members - moved
+
+
+def _records(index: Index, ids: set[str]) -> dict[str, dict[str, Any]]:
+    keys = sorted(ids)
+    raw = index.r.mget([index.k.record(i) for i in keys])
+    return {i: json.loads(v) for i, v in zip(keys, raw, strict=True) if v is not None}
+
+
+def _agencies(records: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {r["features"]["agency_id"]: r["features"]["agency_kind"] for r in records.values()}
+
+
+def _practitioners(all_pracs: dict[str, str], agencies: dict[str, str]) -> dict[str, str]:
+    """Practitioners of the agencies that have a record on the child."""
+    return {pid: v for pid, v in all_pracs.items() if json.loads(v)["agency_id"] in agencies}
+
+
+def _rewrite_results(index: Index, pipe: Any, moved: set[str], target: str) -> None:
+    """Point the stored result of each moved event at its new child."""
+    keys = [index.k.event(i) for i in sorted(moved)]
+    for key, raw in zip(keys, index.r.mget(keys), strict=True):
+        if raw is not None:
+            result = json.loads(raw)
+            result["decision"]["child_id"] = target
+            pipe.set(key, json.dumps(result, separators=(",", ":")))
+
+
+def _replace_hash(pipe: Any, key: str, mapping: dict[str, str]) -> None:
+    pipe.delete(key)
+    if mapping:
+        pipe.hset(key, mapping=mapping)
+
+
+def split_child(*, index: Index, child_id: str, record_ids: list[str], into: str | None,
+                new_child_id: str) -> SplitResult:
+    """Move `record_ids` off `child_id` onto `into` (an existing child) or a new child."""
+    k = index.k
+    with index.lock():
+        source = index.resolve(child_id)
+        target = index.resolve(into) if into else new_child_id
+        stay = _checked(index, source, set(record_ids), target)
+        moving, staying = _records(index, set(record_ids)), _records(index, stay)
+        pracs = {str(a): str(b) for a, b in index.r.hgetall(k.child_practitioners(source)).items()}
+        shielded = index.r.hget(k.child(source), "shielded") == "1"
+        pipe: Any = index.r.pipeline(transaction=True)
+        for rid, rec in moving.items():
+            pipe.set(k.record(rid), json.dumps({**rec, "child_id": target},
+                                               separators=(",", ":")))
+        pipe.srem(k.child_records(source), *moving)
+        pipe.sadd(k.child_records(target), *moving)
+        _replace_hash(pipe, k.child_agencies(source), _agencies(staying))
+        _replace_hash(pipe, k.child_practitioners(source),
+                      _practitioners(pracs, _agencies(staying)))
+        pipe.hset(k.child_agencies(target), mapping=_agencies(moving))
+        moved_pracs = _practitioners(pracs, _agencies(moving))
+        if moved_pracs:
+            pipe.hset(k.child_practitioners(target), mapping=moved_pracs)
+        if into is None:
+            pipe.hset(k.child(target), mapping={"created": index.next_seq(),
+                                                "shielded": "1" if shielded else "0"})
+        pipe.sadd(k.cannot_link(source), target)
+        pipe.sadd(k.cannot_link(target), source)
+        _rewrite_results(index, pipe, set(moving), target)
+        pipe.execute()
+    return SplitResult(source, target, tuple(sorted(moving)), into is None)
