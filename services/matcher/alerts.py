@@ -34,6 +34,7 @@ __all__ = [
     "UNASSIGNED",
     "AlertContext",
     "build_alerts",
+    "contact_of",
     "escalation_chain",
 ]
 
@@ -66,7 +67,8 @@ class AlertContext:
     now: datetime
 
 
-def _contact(p: PractitionerOnRecord, shielded: bool) -> PractitionerContact:
+def contact_of(p: PractitionerOnRecord, shielded: bool) -> PractitionerContact:
+    """A practitioner's work contact in an alert; for a shielded child, id and kind only."""
     if shielded:
         return PractitionerContact(practitioner_id=p.id, name=None, role=None, email=None,
                                    phone=None, agency_kind=AgencyKind(p.agency_kind))
@@ -96,7 +98,7 @@ def _alert(ctx: AlertContext, kind: AlertType, audience: str, recipients: list[R
     return Alert(alert_id=alert_id, alert_type=kind, child_id=ctx.child_id,
                  event_id=uuid.UUID(ctx.event_id), recipients=recipients, agency_kinds=kinds,
                  discrepancies=list(ctx.discrepancies),
-                 contacts=[_contact(p, ctx.shielded) for p in contacts],
+                 contacts=[contact_of(p, ctx.shielded) for p in contacts],
                  shielded=ctx.shielded, created_at=ctx.now, escalation=escalation)
 
 

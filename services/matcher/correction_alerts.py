@@ -11,19 +11,11 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from schemas import AgencyKind, Alert, AlertType, PractitionerContact, Recipient
-from services.matcher.alerts import ALERT_NAMESPACE, UNASSIGNED
+from schemas import AgencyKind, Alert, AlertType, Recipient
+from services.matcher.alerts import ALERT_NAMESPACE, UNASSIGNED, contact_of
 from services.matcher.index import ChildInfo, PractitionerOnRecord
 
 __all__ = ["correction_alert"]
-
-
-def _contact(p: PractitionerOnRecord, shielded: bool) -> PractitionerContact:
-    if shielded:
-        return PractitionerContact(practitioner_id=p.id, name=None, role=None, email=None,
-                                   phone=None, agency_kind=AgencyKind(p.agency_kind))
-    return PractitionerContact(practitioner_id=p.id, name=p.name, role=p.role, email=p.email,
-                               phone=p.phone, agency_kind=AgencyKind(p.agency_kind))
 
 
 def _leads(infos: Iterable[ChildInfo]) -> list[PractitionerOnRecord]:
@@ -42,5 +34,5 @@ def correction_alert(kind: AlertType, trigger_id: str, child_id: str,
     return Alert(alert_id=uuid.uuid5(ALERT_NAMESPACE, f"{trigger_id}|{kind.value}|operator"),
                  alert_type=kind, child_id=child_id, event_id=uuid.UUID(trigger_id),
                  recipients=recipients, agency_kinds=kinds,
-                 contacts=[_contact(p, shielded) for p in leads], shielded=shielded,
+                 contacts=[contact_of(p, shielded) for p in leads], shielded=shielded,
                  created_at=now)
