@@ -109,6 +109,18 @@ def who_else(child_id: str, claims: Principal, lookup: Store, audit: Audit,
         raise _refused() from exc
 
 
+@router.get("/who-else/by-record/{agency_id}/{agency_record_id}", response_model=WhoElse)
+def who_else_by_record(agency_id: str, agency_record_id: str, claims: Principal,
+                       lookup: Store, audit: Audit, grants: Grants) -> WhoElse:
+    """The same question, naming the child by the caller's own agency record id (DESIGN §6).
+    An unknown record is refused like a child without a relationship: ids cannot be probed."""
+    child_id = lookup.child_of_record(agency_id=agency_id, agency_record_id=agency_record_id)
+    if child_id is None:
+        _decide(claims, f"unknown-record:{agency_id}", lookup, audit, grants)
+        raise _refused()
+    return who_else(child_id, claims, lookup, audit, grants)
+
+
 def _tokens_usable(settings: MatcherSettings) -> bool:
     """False in production with a placeholder token secret: anyone could forge a token."""
     try:
@@ -147,5 +159,6 @@ def serve_api_in_thread(settings: MatcherSettings, producer: KafkaProducer,
     r = make_redis(settings)
     audit = build_audit_log(settings, r, producer, SERVICE)
     grants = GrantStore(r, settings.key_prefix, audit, settings.exceptional_access_max_s)
-    app = create_app(settings, Lookup(r, settings.key_prefix), audit, grants, console)
+    lookup = Lookup(r, settings.key_prefix, settings.blocking_secret.get_secret_value().encode())
+    app = create_app(settings, lookup, audit, grants, console)
     return serve_app_in_thread(app, settings.matcher_http_port, settings.http_host)

@@ -70,6 +70,16 @@ class ChildInfo:
     shielded: bool
 
 
+def keyed_digest(secret: bytes, material: str) -> str:
+    """Keyed hash of key material: the index holds no readable names or record ids."""
+    return hmac.new(secret, material.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def record_material(agency_id: str, agency_record_id: str) -> str:
+    """What is keyed-hashed to find a child by an agency's own record id."""
+    return f"arec|{agency_id}|{agency_record_id}"
+
+
 class Index:
     def __init__(self, client: redis.Redis, prefix: str, blocking_secret: bytes,
                  cap_per_key: int) -> None:
@@ -82,8 +92,7 @@ class Index:
         return self.r.lock(self.k.lock, timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S)
 
     def digest(self, material: str) -> str:
-        """Keyed hash of blocking-key material: the index holds no readable names."""
-        return hmac.new(self._secret, material.encode(), hashlib.sha256).hexdigest()[:32]
+        return keyed_digest(self._secret, material)
 
     def stored_result(self, event_id: str) -> str | None:
         value = self.r.get(self.k.event(event_id))
@@ -212,6 +221,9 @@ class Index:
             if value:
                 pipe.incr(k.tf(comparison, self.digest(value)))
         pipe.sadd(k.child_records(child_id), features.event_id)
+        pipe.hsetnx(k.agency_records, self.digest(record_material(features.agency_id,
+                                                                  features.agency_record_id)),
+                    child_id)
         pipe.hset(k.child_agencies(child_id), features.agency_id, features.agency_kind)
         pipe.hset(k.child_practitioners(child_id), practitioner.id,
                   practitioner.model_dump_json())

@@ -63,6 +63,11 @@ class Keys:
         """STRING count of records with this (keyed-hashed) value."""
         return f"{self.p}:tf:{comparison}:{digest}"
 
+    @property
+    def agency_records(self) -> str:
+        """HASH keyed hash of 'agency id/agency record id' -> the child id it was given."""
+        return f"{self.p}:arec"
+
     def cannot_link(self, child_id: str) -> str:
         """SET child ids this child must never be linked with."""
         return f"{self.p}:child:{child_id}:cannot"

@@ -17,7 +17,7 @@ import redis
 from pydantic import BaseModel, ConfigDict
 
 from schemas import AgencyKind, PractitionerContact
-from services.matcher.index import PractitionerOnRecord
+from services.matcher.index import PractitionerOnRecord, keyed_digest, record_material
 from services.matcher.keys import Keys
 from signpost.errors import SignpostError
 
@@ -54,9 +54,16 @@ def _contact(p: PractitionerOnRecord, shielded: bool) -> PractitionerContact:
 class Lookup:
     """Who else? over the matcher's Redis (a decoding client)."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, blocking_secret: bytes = b"") -> None:
         self.r = client
         self.k = Keys(prefix)
+        self._secret = blocking_secret
+
+    def child_of_record(self, *, agency_id: str, agency_record_id: str) -> str | None:
+        """The child an agency's own record id belongs to now, or None if unknown."""
+        digest = keyed_digest(self._secret, record_material(agency_id, agency_record_id))
+        child = self.r.hget(self.k.agency_records, digest)
+        return self.resolve(str(child)) if child is not None else None
 
     def resolve(self, child_id: str) -> str:
         """The child that now stands for `child_id` after any merges."""

@@ -118,3 +118,16 @@ def test_a_shielded_child_has_no_contact_details(settings: MatcherSettings,
     assert body["shielded"] is True
     [lead] = body["lead_professionals"]
     assert (lead["name"], lead["role"], lead["email"], lead["phone"]) == (None,) * 4
+
+
+def test_who_else_by_the_callers_own_agency_record_id(
+    settings: MatcherSettings, http: httpx.Client
+) -> None:
+    child = _one_child(settings)
+    answer = http.get("/v1/who-else/by-record/gp-1/G-1", headers=_as("gp-9"))
+    assert answer.status_code == 200
+    assert answer.json()["child_id"] == child
+    assert [c["practitioner_id"] for c in answer.json()["lead_professionals"]] == ["teacher-1"]
+    assert http.get("/v1/who-else/by-record/gp-1/G-1", headers=_as("sw-77")).status_code == 403
+    assert http.get("/v1/who-else/by-record/gp-1/NOPE", headers=_as("gp-9")).status_code == 403
+    assert http.get("/v1/who-else/by-record/gp-1/G-1").status_code == 401
