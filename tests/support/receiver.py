@@ -44,6 +44,8 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender died mid-request: no request arrived, as for any server
                 with receiver._lock:
                     receiver.attempts += 1
                     failing = receiver.attempts <= receiver.fail_first
