@@ -27,6 +27,8 @@ class Band(IntEnum):
 GIVEN_STRONG = frozenset({"exact", "equivalent", "swapped"})
 GIVEN_EXPLAINED = GIVEN_STRONG | {"phonetic", "close", "similar", "other_name"}
 GIVEN_UNINFORMATIVE = frozenset({"null", "placeholder"})
+# A twin's given name can be the other twin's middle name, and 'Baby Smith' can be either twin.
+GIVEN_TWIN_LIKE = GIVEN_UNINFORMATIVE | {"other_name"}
 DOB_AGREES = frozenset({"exact", "day_month_swapped", "one_digit", "year_off_by_one"})
 DOB_SAME = frozenset({"exact", "day_month_swapped"})
 ADDRESS_AGREES = frozenset({"exact", "postcode", "street"})
@@ -67,6 +69,11 @@ def _twins(p: Pair) -> bool:
                     or p.same_agency_other_record)
     return (p.levels["date_of_birth"] in DOB_AGREES and contradicted
             and p.levels["given_name"] not in GIVEN_STRONG)
+
+
+def _twin_like(p: Pair) -> bool:
+    return (p.levels["date_of_birth"] in DOB_SAME
+            and p.levels["given_name"] in GIVEN_TWIN_LIKE)
 
 
 def _placeholder_loose(p: Pair) -> bool:
@@ -124,6 +131,10 @@ RULES: tuple[Rule, ...] = (
          "same birth date (or a keying error of it), given names that do not clearly agree, "
          "and a different NHS number, sex or record at one agency: a twin, never the same "
          "child", _twins),
+    Rule("twin_like", Band.review,
+         "the same birth date with a placeholder, missing or middle-name-only given name and "
+         "nothing that identifies the record: it may be a twin, so a person decides",
+         _twin_like),
     Rule("placeholder", Band.review,
          "a placeholder or missing given name and a birth date that is not the same",
          _placeholder_loose),
