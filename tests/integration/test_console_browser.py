@@ -9,12 +9,11 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from schemas import StandardisedEvent
 from services.ingest.validate import validate
@@ -25,13 +24,10 @@ from services.matcher.thresholds import ThresholdStore
 from signpost.auth import Role, issue_token
 from signpost.embedded import free_port
 from signpost.kafka import ensure_topics, make_producer
+from tests.support.browser import ARTEFACTS, CHROMIUM, chromium
 from tests.support.events import make_event
 from tests.support.wait import wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTEFACTS = Path(__file__).parents[1] / "artefacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 TOKEN_SECRET = "console-token-secret"
 VARIANT = {"given": "Vicky", "agency_id": "gp-7", "agency_kind": "gp", "practitioner": "gp-9"}
 
@@ -63,10 +59,8 @@ def console(env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _send(settings: MatcherSettings, *events: dict[str, Any]) -> None:

@@ -10,11 +10,10 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import redis
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from schemas import Alert, Escalation, Recipient
 from services.notifier.inbox import InboxStore
@@ -24,12 +23,9 @@ from services.notifier.settings import NotifierSettings
 from signpost.auth import Role, issue_token
 from signpost.embedded import free_port
 from signpost.kafka import ensure_topics, make_producer
+from tests.support.browser import ARTEFACTS, CHROMIUM, chromium
 from tests.support.wait import wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTEFACTS = Path(__file__).parents[1] / "artefacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 TOKEN_SECRET = "browser-token-secret"
 SW1 = Recipient(kind="practitioner", id="sw-1", email="sw-1@council.example")
 SW2 = Recipient(kind="practitioner", id="sw-2")
@@ -70,10 +66,8 @@ def inbox_url(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _publish(env: dict[str, str], *alerts: Alert) -> None:
