@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,8 +24,6 @@ from hypothesis import strategies as st
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from schemas import DlqRecord, StandardisedEvent
-from services.ingest.service import main as ingest_main
-from services.ingest.settings import IngestSettings
 from services.ingest.validate import Rejection, validate
 from signpost.auth import hash_api_key
 from signpost.embedded import free_port
@@ -34,6 +31,7 @@ from signpost.kafka import ensure_topics, make_producer
 from signpost.settings import CommonSettings
 from signpost.signing import signed_headers
 from tests.support.events import make_event
+from tests.support.ingest import running_ingest
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
@@ -188,21 +186,9 @@ def ingest(common: CommonSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("SIGNPOST_GATEWAY_EVENTS_PER_S", "100000")
     monkeypatch.setenv("SIGNPOST_GATEWAY_BURST_EVENTS", "100000")
     ensure_topics(common)
-    stop = threading.Event()
-    thread = threading.Thread(target=ingest_main, args=(IngestSettings(), stop), daemon=True)
-    thread.start()
-    wait_until(lambda: _up(f"http://127.0.0.1:{port}"), timeout_s=10)
-    yield common
-    stop.set()
-    thread.join(timeout=10)
-    assert not thread.is_alive(), "ingest did not stop"
+    with running_ingest(port):
+        yield common
 
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz").status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _expected(raw: bytes, signed: bool) -> str:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from kafka import KafkaConsumer
 from pydantic import SecretStr
 
 from schemas import StandardisedEvent
-from services.ingest.service import main as ingest_main
-from services.ingest.settings import IngestSettings
 from signpost.auth import hash_api_key
 from signpost.embedded import free_port
 from signpost.kafka import ConsumerRecord, ensure_topics
@@ -26,6 +23,7 @@ from signpost.publish import CSV_COLUMNS
 from signpost.settings import CommonSettings
 from signpost.signing import check_signature
 from tests.support.events import make_event
+from tests.support.ingest import running_ingest
 from tests.support.topics import read_topic
 from tests.support.wait import wait_until
 
@@ -42,21 +40,9 @@ def gateway(common: CommonSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv("SIGNPOST_AGENCY_KEY_HASHES",
                        json.dumps({"school-0042": hash_api_key(SCHOOL_KEY)}))
     ensure_topics(common)
-    stop = threading.Event()
-    thread = threading.Thread(target=ingest_main, args=(IngestSettings(), stop), daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _up(url), timeout_s=10)
-    yield url
-    stop.set()
-    thread.join(timeout=10)
+    with running_ingest(port) as url:
+        yield url
 
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz").status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _read(settings: CommonSettings, topic: str, n: int) -> list[bytes]:

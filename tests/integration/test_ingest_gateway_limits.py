@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from services.ingest.service import main as ingest_main
-from services.ingest.settings import IngestSettings
 from signpost.auth import hash_api_key
 from signpost.embedded import free_port
 from signpost.kafka import ensure_topics
 from signpost.settings import CommonSettings
 from tests.support.events import make_event
-from tests.support.wait import wait_until
+from tests.support.ingest import running_ingest
 
 pytestmark = pytest.mark.integration
 
@@ -34,22 +31,9 @@ def gateway(common: CommonSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv("SIGNPOST_GATEWAY_BURST_EVENTS", "5")
     monkeypatch.setenv("SIGNPOST_GATEWAY_EVENTS_PER_S", "0.5")
     ensure_topics(common)
-    stop = threading.Event()
-    thread = threading.Thread(target=ingest_main, args=(IngestSettings(), stop), daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _up(url), timeout_s=10)
-    yield url
-    stop.set()
-    thread.join(timeout=10)
-    assert not thread.is_alive(), "ingest did not stop"
+    with running_ingest(port) as url:
+        yield url
 
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz").status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _post(url: str, agency: str, n: int) -> httpx.Response:
