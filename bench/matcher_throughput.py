@@ -41,7 +41,8 @@ def main() -> None:
     assert all(isinstance(s, StandardisedEvent) for s in stds)
     with running_redis() as server:
         client = redis.Redis.from_url(server.url, decode_responses=True)
-        engine = Engine(Index(client, f"b{uuid.uuid4().hex[:6]}", b"bench", 50), default_model())
+        index = Index.private(client, f"b{uuid.uuid4().hex[:6]}", b"bench")
+        engine = Engine(index, default_model())
         latencies = []
         started = time.perf_counter()
         for std in stds:

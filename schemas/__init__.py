@@ -21,6 +21,7 @@ from schemas.contact_event import (
 )
 from schemas.dlq import AlertDlqRecord, DlqError, DlqReason, DlqRecord
 from schemas.link import FieldExplanation, LinkDecision, LinkOutcome
+from schemas.sealed import SealedEvent
 from schemas.standardised import StandardisedEvent, StandardisedFields
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "Practitioner",
     "PractitionerContact",
     "Recipient",
+    "SealedEvent",
     "StandardisedEvent",
     "StandardisedFields",
 ]

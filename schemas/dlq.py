@@ -17,6 +17,7 @@ class DlqReason(StrEnum):
     unknown_field = "unknown_field"
     bad_signature = "bad_signature"
     processing_failed = "processing_failed"
+    engine_failed = "engine_failed"  # the matcher's engine raised on a valid event (a poison)
     undeliverable = "undeliverable"
 
 

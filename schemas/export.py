@@ -12,7 +12,9 @@ from schemas.audit import AuditRecord
 from schemas.contact_event import ContactEventV1
 from schemas.dlq import AlertDlqRecord, DlqRecord
 from schemas.link import LinkDecision
+from schemas.sealed import SealedEvent
 from schemas.standardised import StandardisedEvent
+from schemas.subject_access import SubjectAccessExport
 
 __all__ = ["MODELS", "SCHEMA_DIR", "render", "write_all"]
 
@@ -22,12 +24,14 @@ SCHEMA_DIR = Path(__file__).parent / "json"
 MODELS: dict[str, type[BaseModel]] = {
     "contact_event.v1": ContactEventV1,
     "standardised_event": StandardisedEvent,
+    "sealed_event": SealedEvent,
     "link_decision": LinkDecision,
     "alert": Alert,
     "alert_delivery": AlertDelivery,
     "dlq_record": DlqRecord,
     "alert_dlq_record": AlertDlqRecord,
     "audit_record": AuditRecord,
+    "subject_access_export": SubjectAccessExport,
 }
 
 

@@ -33,3 +33,7 @@ class StandardisedEvent(BaseModel):
     event: ContactEventV1
     std: StandardisedFields
     received_at: AwareDatetime
+    correction: bool = Field(
+        default=False,
+        description="the agency corrects its record (POST /v1/corrections): this event "
+                    "supersedes the earlier events of the same agency record")

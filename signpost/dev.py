@@ -111,7 +111,7 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait()
 
 
-def _service_env(bootstrap: str, redis_url: str, webhook_url: str,
+def _service_env(bootstrap: str, redis_url: str, keystore_url: str, webhook_url: str,
                  secrets: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
     env.update({
@@ -119,6 +119,7 @@ def _service_env(bootstrap: str, redis_url: str, webhook_url: str,
         "SIGNPOST_LOG_LEVEL": "WARNING",  # the terminal is for alerts
         "SIGNPOST_KAFKA_BOOTSTRAP": bootstrap,
         "SIGNPOST_REDIS_URL": redis_url,
+        "SIGNPOST_KEYSTORE_URL": keystore_url,
         "SIGNPOST_KEY_PREFIX": f"dev-{uuid.uuid4().hex[:8]}",
         "SIGNPOST_SESSION_TIMEOUT_MS": str(DEV_SESSION_TIMEOUT_MS),
         "SIGNPOST_WEBHOOK_URL": webhook_url,
@@ -166,14 +167,18 @@ def run_dev(rate: float, duration: float | None, seed: int, console: Console) ->
             running_broker()).url
         redis_url = os.environ.get("SIGNPOST_REDIS_URL") or stack.enter_context(
             running_redis()).url
+        # The data keys get a Redis of their own, as in production (DESIGN §7).
+        keystore_url = os.environ.get("SIGNPOST_KEYSTORE_URL") or (
+            redis_url if os.environ.get("SIGNPOST_REDIS_URL") else
+            stack.enter_context(running_redis()).url)
         secrets = {n: random_secret() for n in ("blocking_secret", "webhook_secret",
-                                                 "token_secret")}
+                                                 "token_secret", "master_key")}
         demo_key = random_secret()
         secrets["agency_key_hashes"] = json.dumps({"demo-agency": hash_api_key(demo_key)})
         signing_keys = _demo_signing_keys(seed)
         secrets["agency_signing_keys"] = json.dumps(signing_keys)
         printer = stack.enter_context(_closing(AlertPrinter(secrets["webhook_secret"], console)))
-        env = _service_env(bootstrap, redis_url, printer.url, secrets)
+        env = _service_env(bootstrap, redis_url, keystore_url, printer.url, secrets)
         settings = CommonSettings(kafka_bootstrap=bootstrap, redis_url=redis_url)
         ensure_topics(settings)
         children = [_spawn(s, env) for s in SERVICES]

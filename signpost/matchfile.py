@@ -22,8 +22,10 @@ from services.ingest.validate import Rejection, validate
 from services.matcher.engine import Engine
 from services.matcher.service import build_engine
 from services.matcher.settings import MatcherSettings
+from signpost.crypto import KeyStore, master_key
 from signpost.embedded import running_redis
 from signpost.publish import read_event_lines
+from signpost.redis import make_redis
 
 __all__ = ["MatchSummary", "match_file", "redis_for_matchfile"]
 
@@ -81,7 +83,10 @@ def match_file(events: Path, out: Path, settings: MatcherSettings,
     """Run the engine over `events`, write `out`; `settings.redis_url` must be reachable."""
     prefix = f"mf-{uuid.uuid4().hex[:12]}"
     run_settings = settings.model_copy(update={"key_prefix": prefix})
-    engine = build_engine(run_settings, shared=False)
+    # The run's data keys live and die with its private prefix, in the same Redis: nothing
+    # of a match-file run outlives it.
+    keystore = KeyStore(make_redis(run_settings), prefix, master_key(run_settings))
+    engine = build_engine(run_settings, shared=False, keystore=keystore)
     try:
         rows, summary = _run(engine, events, tick)
         final = engine.index.resolve_many([str(r["child_id"]) for r in rows if r["child_id"]])

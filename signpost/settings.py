@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from enum import StrEnum
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -81,6 +82,16 @@ class CommonSettings(BaseSettings):
         default=None, description="SASL principal of this service; required with SASL")
     kafka_sasl_password: SecretStr | None = Field(
         default=None, description="SASL password; required with SASL")
+    master_key: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_SECRET),
+        description="master key material that wraps every data key (any high-entropy string); "
+                    "production refuses the placeholder")
+    master_key_file: Path | None = Field(
+        default=None, description="file holding the master key material; wins over MASTER_KEY")
+    keystore_url: str | None = Field(
+        default=None,
+        description="Redis of the wrapped data keys; None = REDIS_URL (dev and test only: "
+                    "production needs a Redis of its own)")
     kafka_ssl_cafile: str | None = Field(
         default=None,
         description="CA bundle (PEM) the brokers' certificates are checked against; None = "
@@ -98,6 +109,9 @@ class CommonSettings(BaseSettings):
             raw = value.get_secret_value()
             if not raw or raw == PLACEHOLDER_SECRET:
                 raise ConfigError(f"SIGNPOST_{name.upper()} must be set to a real secret")
+
+    def refuse_placeholder_master_key(self) -> None:
+        self._refuse_placeholders(master_key=self.master_key)
 
     @model_validator(mode="after")
     def _check_timeouts(self) -> Self:

@@ -39,6 +39,14 @@ def redis_server() -> Iterator[EmbeddedServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def keystore_server() -> Iterator[EmbeddedServer]:
+    """The key store's own redis-server: a dump of the entity store never holds the keys."""
+    server = start_redis()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def redis_client(redis_server: EmbeddedServer) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
@@ -47,7 +55,8 @@ def redis_client(redis_server: EmbeddedServer) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def env(broker: EmbeddedServer, redis_server: EmbeddedServer) -> dict[str, str]:
+def env(broker: EmbeddedServer, redis_server: EmbeddedServer,
+        keystore_server: EmbeddedServer) -> dict[str, str]:
     """SIGNPOST_* values for one test: its own topic and key prefixes and consumer groups on
     the shared servers."""
     tag = uuid.uuid4().hex[:10]
@@ -57,6 +66,7 @@ def env(broker: EmbeddedServer, redis_server: EmbeddedServer) -> dict[str, str]:
         "SIGNPOST_ENVIRONMENT": "test",
         "SIGNPOST_KAFKA_BOOTSTRAP": broker.url,
         "SIGNPOST_REDIS_URL": redis_server.url,
+        "SIGNPOST_KEYSTORE_URL": keystore_server.url,
         "SIGNPOST_TOPIC_PREFIX": f"t{tag}.",
         "SIGNPOST_KEY_PREFIX": f"t{tag}",
         "SIGNPOST_SESSION_TIMEOUT_MS": str(TEST_SESSION_TIMEOUT_MS),

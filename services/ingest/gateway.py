@@ -23,6 +23,7 @@ from services.ingest.ratelimit import AgencyLimiter
 from services.ingest.settings import IngestSettings
 from services.ingest.validate import Rejection, validate
 from signpost.auth import verify_api_key
+from signpost.crypto import KeyStore, keystore_for
 from signpost.http import add_health_routes
 
 __all__ = ["Accepted", "CurrentAgency", "LineRejection", "create_app"]
@@ -76,6 +77,16 @@ CurrentAgency = Annotated[str, Depends(current_agency)]
 
 async def post_events(request: Request, agency: CurrentAgency) -> Accepted | JSONResponse:
     """One event (application/json) or a JSONL batch (application/x-ndjson); all or none."""
+    return await _accept(request, agency, correction=False)
+
+
+async def post_corrections(request: Request, agency: CurrentAgency) -> Accepted | JSONResponse:
+    """An agency corrects its own record: each event (the record as it should read) supersedes
+    the earlier events of the same agency record, so the wrong value is no longer held."""
+    return await _accept(request, agency, correction=True)
+
+
+async def _accept(request: Request, agency: str, *, correction: bool) -> Accepted | JSONResponse:
     settings = _settings(request)
     body = await _read_limited(request, settings.max_body_bytes)
     lines = _split_body(body, request.headers.get("content-type", ""))
@@ -90,10 +101,12 @@ async def post_events(request: Request, agency: CurrentAgency) -> Accepted | JSO
         detail = "no event in body" if not lines else "events rejected; none accepted"
         return JSONResponse(Rejected(detail=detail, rejections=rejections).model_dump(
             mode="json"), status_code=422)
-    accepted = [o for o in outcomes if isinstance(o, StandardisedEvent)]
+    accepted = [o.model_copy(update={"correction": correction})
+                for o in outcomes if isinstance(o, StandardisedEvent)]
     if any(e.event.agency.id != agency for e in accepted):
         raise HTTPException(403, "events must carry the agency id of the API key")
-    await run_in_threadpool(_publish, request.app.state.producer, settings, accepted)
+    await run_in_threadpool(_publish, request.app.state.producer, request.app.state.keystore,
+                            settings, accepted)
     return Accepted(event_ids=[str(e.event.event_id) for e in accepted])
 
 
@@ -111,11 +124,14 @@ def create_app(settings: IngestSettings, producer: KafkaProducer) -> FastAPI:
     app = add_health_routes(FastAPI(title="Signpost ingest gateway"), "ingest")
     app.state.settings = settings
     app.state.producer = producer
+    app.state.keystore = keystore_for(settings)
     app.state.limiter = AgencyLimiter(settings.gateway_events_per_s,
                                       settings.gateway_burst_events)
-    app.add_api_route("/v1/events", post_events, methods=["POST"], status_code=202,
-                      response_model=Accepted,
-                      responses={422: {"model": Rejected}, 429: {}, 413: {}, 403: {}, 401: {}})
+    for path, endpoint in (("/v1/events", post_events), ("/v1/corrections", post_corrections)):
+        app.add_api_route(path, endpoint, methods=["POST"], status_code=202,
+                          response_model=Accepted,
+                          responses={422: {"model": Rejected}, 429: {}, 413: {}, 403: {},
+                                     401: {}})
     return app
 
 
@@ -132,11 +148,11 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _publish(producer: KafkaProducer, settings: IngestSettings,
+def _publish(producer: KafkaProducer, keystore: KeyStore, settings: IngestSettings,
              events: list[StandardisedEvent]) -> None:
     futures = []
     for std in events:
-        out = accepted_outgoing(std, settings)
+        out = accepted_outgoing(std, settings, keystore)
         futures.append(producer.send(out.topic, value=out.value, key=out.key))
     producer.flush(timeout=PUBLISH_TIMEOUT_S)
     for f in futures:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from schemas import StandardisedEvent
 from services.ingest.settings import IngestSettings
+from signpost.crypto import KeyStore, seal_event
 from signpost.kafka import Outgoing
 
 __all__ = ["accepted_outgoing"]
 
 
-def accepted_outgoing(std: StandardisedEvent, settings: IngestSettings) -> Outgoing:
-    """A valid event on `contact.events`, keyed by agency and record (keeps their order)."""
-    key = f"{std.event.agency.id}/{std.event.agency_record_id}".encode()
-    return Outgoing(settings.topics.events, std.model_dump_json().encode(), key)
+def accepted_outgoing(std: StandardisedEvent, settings: IngestSettings,
+                      keystore: KeyStore) -> Outgoing:
+    """A valid event, sealed, on `contact.events`: keyed by its data key's id, a keyed hash of
+    agency and record, which keeps a record's events in order and names nobody."""
+    sealed = seal_event(std, keystore)
+    return Outgoing(settings.topics.events, sealed.model_dump_json().encode(),
+                    sealed.key_id.encode())

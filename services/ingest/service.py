@@ -13,6 +13,7 @@ from services.ingest.gateway import create_app
 from services.ingest.outputs import accepted_outgoing
 from services.ingest.settings import IngestSettings
 from services.ingest.validate import Rejection, validate
+from signpost.crypto import KeyStore, keystore_for
 from signpost.dlq import dlq_outgoing
 from signpost.http import serve_app_in_thread
 from signpost.kafka import (
@@ -40,7 +41,8 @@ def _reject(record: ConsumerRecord, settings: IngestSettings,
     return [dlq_outgoing(settings.topics.events_dlq, record, rejection.reason, rejection.errors)]
 
 
-def handle(record: ConsumerRecord, settings: IngestSettings) -> list[Outgoing]:
+def handle(record: ConsumerRecord, settings: IngestSettings,
+           keystore: KeyStore) -> list[Outgoing]:
     """Every input record ends in exactly one of `contact.events` or its DLQ.
 
     Order: the agency's signature over the exact bytes, then parsing and validation, then
@@ -56,7 +58,7 @@ def handle(record: ConsumerRecord, settings: IngestSettings) -> list[Outgoing]:
     if mismatch is not None:
         return _reject(record, settings, mismatch)
     ACCEPTED.labels("kafka").inc()
-    return [accepted_outgoing(outcome, settings)]
+    return [accepted_outgoing(outcome, settings, keystore)]
 
 
 def main(settings: IngestSettings, stop: threading.Event) -> None:
@@ -64,6 +66,7 @@ def main(settings: IngestSettings, stop: threading.Event) -> None:
     if not settings.agency_signing_keys:
         logger.warning("ingest: no SIGNPOST_AGENCY_SIGNING_KEYS; every message on %s will be "
                        "dead-lettered as bad_signature", settings.topics.raw)
+    keystore = keystore_for(settings)
     consumer = make_consumer(settings, [settings.topics.raw], settings.ingest_group)
     producer = make_producer(settings)
     server = None
@@ -71,7 +74,7 @@ def main(settings: IngestSettings, stop: threading.Event) -> None:
         app = create_app(settings, producer)
         server = serve_app_in_thread(app, settings.gateway_port, settings.http_host)
     try:
-        run_loop(consumer, producer, lambda r: handle(r, settings), stop, "ingest")
+        run_loop(consumer, producer, lambda r: handle(r, settings, keystore), stop, "ingest")
     finally:
         if server is not None:
             server.should_exit = True

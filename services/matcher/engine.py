@@ -83,6 +83,9 @@ class Engine:
         digests = [self.index.digest(m) for m in block_keys(f)]
         tf_values = {c: TF_VALUES[c](f) for c in self.model.tf_comparisons}
         candidates = self._candidates(f, digests, tf_values)
+        # A correction is matched like any event (its old records vouch for its agency record)
+        # and then replaces them: the wrong values are no longer held (DESIGN §7).
+        superseded = self.index.superseded_by(f) if std.correction else []
         upper, lower = self.thresholds()
         d = self._decide(f, candidates, upper, lower)
         child_id, merge_from = self._survivor(d)
@@ -103,7 +106,7 @@ class Engine:
                           tf_values=tf_values, outcome=decision.outcome.value,
                           review=_review(decision, (upper, lower)),
                           stats_bucket=stats_bucket(decision.decided_at),
-                          score=decision.score)
+                          score=decision.score, superseded=superseded)
         return result
 
     def _decide(self, f: Features, candidates: list[Candidate], upper: float,

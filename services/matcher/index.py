@@ -1,5 +1,10 @@
 """The one place the matcher talks to Redis: blocking index, records, children, merges.
 
+Personal data at rest: each record's features are sealed (AES-256-GCM) with the data key of
+its agency record (signpost/crypto.py); the key store lives in another Redis. Blocking keys,
+term-frequency keys and the agency-record index are keyed hashes. `forget_child` deletes a
+child's records, index entries and data keys: what is left anywhere of its bytes is noise.
+
 Consistency: Engine.process holds `lock` (one Redis lock shared by every matcher) while it
 reads candidates and commits, and commit() writes everything of one event, including its
 stored result, in one MULTI/EXEC transaction. A crash leaves either all of an event or none.
@@ -16,10 +21,13 @@ from typing import Any
 import redis
 from pydantic import BaseModel, ConfigDict
 
+from services.matcher.blocking import block_keys
 from services.matcher.keys import Keys
 from services.matcher.standardise import Features
+from signpost.crypto import KeyStore, b64, open_sealed, seal, unb64
 
-__all__ = ["ChildInfo", "Index", "PractitionerOnRecord", "StoredRecord"]
+__all__ = ["ChildInfo", "Forgotten", "Index", "PractitionerOnRecord", "StoredRecord",
+           "Superseded"]
 
 LOCK_TIMEOUT_S = 30.0  # a matcher that dies holding the lock frees it after this
 LOCK_WAIT_S = 60.0
@@ -63,6 +71,25 @@ class _ChildSets:
 
 
 @dataclass(frozen=True, slots=True)
+class Superseded:
+    """A record a correction replaces: removed from the index in the correction's commit."""
+
+    record_id: str
+    child_id: str
+    arec: str
+    digests: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What `forget_child` deleted, by count only (audited so: never by name)."""
+
+    child_id: str
+    records: int
+    keys: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChildInfo:
     child_id: str
     agencies: dict[str, str]
@@ -82,11 +109,49 @@ def record_material(agency_id: str, agency_record_id: str) -> str:
 
 class Index:
     def __init__(self, client: redis.Redis, prefix: str, blocking_secret: bytes,
-                 cap_per_key: int) -> None:
+                 cap_per_key: int, keystore: KeyStore) -> None:
         self.r = client
         self.k = Keys(prefix)
         self._secret = blocking_secret
         self.cap = cap_per_key
+        self.keystore = keystore
+
+    @classmethod
+    def private(cls, client: redis.Redis, prefix: str, blocking_secret: bytes = b"private",
+                cap_per_key: int = 50, master: bytes = b"private-master-key") -> Index:
+        """An index whose data keys live in the same Redis under its own prefix: for runs that
+        are thrown away whole (tests, benchmarks), never for a service."""
+        return cls(client, prefix, blocking_secret, cap_per_key,
+                   KeyStore(client, prefix, master))
+
+    # --- sealed records -------------------------------------------------------------------
+
+    def seal_record(self, features: Features, child_id: str, seq: int) -> str:
+        """The stored form of a record: ids in clear, every personal field sealed."""
+        key_id, key = self.keystore.for_record(features.agency_id, features.agency_record_id)
+        plain = json.dumps(features.to_dict(), separators=(",", ":")).encode()
+        blob = seal(key, _aad(features.event_id, key_id), plain)
+        return json.dumps({"child_id": child_id, "seq": seq, "agency_id": features.agency_id,
+                           "agency_kind": features.agency_kind, "key_id": key_id,
+                           "sealed": b64(blob)}, separators=(",", ":"))
+
+    def open_records(self, record_ids: list[str]) -> list[tuple[Features, str]]:
+        """(features, child id as stored) of each record that exists and can still be opened;
+        a record whose data key was deleted is skipped (it is shredded)."""
+        if not record_ids:
+            return []
+        stored = [(rid, json.loads(v)) for rid, v in
+                  zip(record_ids, self.r.mget([self.k.record(i) for i in record_ids]),
+                      strict=True) if v is not None]
+        keys = self.keystore.get_many(d["key_id"] for _, d in stored)
+        out = []
+        for rid, d in stored:
+            key = keys.get(d["key_id"])
+            if key is None:
+                continue
+            plain = open_sealed(key, _aad(rid, d["key_id"]), unb64(d["sealed"]))
+            out.append((Features.from_dict(json.loads(plain)), str(d["child_id"])))
+        return out
 
     def lock(self) -> Any:
         return self.r.lock(self.k.lock, timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S)
@@ -109,13 +174,9 @@ class Index:
         return list(seen)
 
     def records(self, record_ids: list[str]) -> list[StoredRecord]:
-        if not record_ids:
-            return []
-        raw = self.r.mget([self.k.record(i) for i in record_ids])
-        loaded = [json.loads(v) for v in raw if v is not None]
-        roots = self.resolve_many([d["child_id"] for d in loaded])
-        return [StoredRecord(Features.from_dict(d["features"]), roots[d["child_id"]])
-                for d in loaded]
+        opened = self.open_records(record_ids)
+        roots = self.resolve_many([cid for _, cid in opened])
+        return [StoredRecord(f, roots[cid]) for f, cid in opened]
 
     def resolve_many(self, child_ids: list[str]) -> dict[str, str]:
         """child id -> the child that now stands for it (after merges): one HMGET per hop."""
@@ -199,19 +260,26 @@ class Index:
         review: tuple[str, str, float] | None = None,
         stats_bucket: int = 0,
         score: float | None = None,
+        superseded: list[Superseded] | None = None,
     ) -> None:
         """Write one event's record, keys, child updates, merges, stored result, review item
-        (id, JSON, priority) and dashboard count atomically."""
+        (id, JSON, priority), dashboard count and the removal of records a correction
+        supersedes, atomically."""
         k = self.k
         merged_data = [self._child_sets(loser) for loser in merge_from]
         pipe = self.r.pipeline(transaction=True)
+        for old in superseded or ():
+            for d in old.digests:
+                pipe.zrem(k.block(d), old.record_id)
+            pipe.delete(k.record(old.record_id))
+            pipe.srem(k.child_records(old.child_id), old.record_id)
+            pipe.srem(k.agency_record_events(old.arec), old.record_id)
         if new_child:
             pipe.hset(k.child(child_id), mapping={"created": seq, "shielded": "0"})
         for loser, sets in zip(merge_from, merged_data, strict=True):
             self._merge_into(pipe, child_id, loser, sets)
             shielded = shielded or sets.shielded
-        record = {"features": features.to_dict(), "child_id": child_id, "seq": seq}
-        pipe.set(k.record(features.event_id), json.dumps(record, separators=(",", ":")))
+        pipe.set(k.record(features.event_id), self.seal_record(features, child_id, seq))
         for d in digests:
             pipe.zadd(k.block(d), {features.event_id: seq})
             if seq % TRIM_EVERY == 0:
@@ -221,9 +289,9 @@ class Index:
             if value:
                 pipe.incr(k.tf(comparison, self.digest(value)))
         pipe.sadd(k.child_records(child_id), features.event_id)
-        pipe.hsetnx(k.agency_records, self.digest(record_material(features.agency_id,
-                                                                  features.agency_record_id)),
-                    child_id)
+        arec = self.digest(record_material(features.agency_id, features.agency_record_id))
+        pipe.hsetnx(k.agency_records, arec, child_id)
+        pipe.sadd(k.agency_record_events(arec), features.event_id)
         pipe.hset(k.child_agencies(child_id), features.agency_id, features.agency_kind)
         pipe.hset(k.child_practitioners(child_id), practitioner.id,
                   practitioner.model_dump_json())
@@ -291,3 +359,88 @@ class Index:
         pipe.hset(k.redirect, loser, winner)
         pipe.delete(k.child(loser), k.child_records(loser), k.child_agencies(loser),
                     k.child_practitioners(loser), k.cannot_link(loser))
+
+    # --- deletion, retention and subject access (DESIGN §7) ------------------------------
+
+    def superseded_by(self, correction: Features) -> list[Superseded]:
+        """The earlier records of the correcting event's agency record (the caller holds
+        `lock`): what the correction replaces."""
+        arec = self.digest(record_material(correction.agency_id, correction.agency_record_id))
+        ids = sorted(str(x) for x in self.r.smembers(self.k.agency_record_events(arec))
+                     if x != correction.event_id)
+        return [Superseded(record_id=f.event_id, child_id=self.resolve(cid), arec=arec,
+                           digests=tuple(self.digest(m) for m in block_keys(f)))
+                for f, cid in self.open_records(ids)]
+
+    def child_features(self, child_id: str) -> list[Features]:
+        """Every record held on a child (resolved through merges), opened; oldest first."""
+        cid = self.resolve(child_id)
+        ids = sorted(self.record_ids(cid))
+        seqs = self._seqs(ids)
+        return [f for f, _ in sorted(self.open_records(ids),
+                                     key=lambda fc: seqs.get(fc[0].event_id, 0))]
+
+    def child_ids(self) -> list[str]:
+        """Every live child id (a SCAN: for retention runs and reports, not per event)."""
+        head = self.k.child("")
+        out = []
+        for key in self.r.scan_iter(match=f"{head}*", count=1000):
+            rest = str(key)[len(head):]
+            if rest and ":" not in rest:
+                out.append(rest)
+        return sorted(out)
+
+    def exists(self, child_id: str) -> bool:
+        return bool(self.r.exists(self.k.child(self.resolve(child_id))))
+
+    def set_consent(self, child_id: str, consent: bool) -> str:
+        """Record (or withdraw) the young person's consent to be kept past 18; returns the
+        child id it was recorded on (after merges)."""
+        cid = self.resolve(child_id)
+        self.r.hset(self.k.child(cid), "consent", "1" if consent else "0")
+        return cid
+
+    def has_consent(self, child_id: str) -> bool:
+        return self.r.hget(self.k.child(self.resolve(child_id)), "consent") == "1"
+
+    def forget_child(self, child_id: str) -> Forgotten:
+        """Delete a child: its records, their blocking and agency-record index entries, its
+        stored results, its sets, and the data keys of its agency records (crypto-shredding).
+
+        The caller holds `lock`. Copies of the sealed bytes elsewhere (a Redis dump, the
+        events on Kafka) can no longer be opened. Term-frequency counts (keyed hashes of
+        values, no personal data) are left as they are.
+        """
+        cid = self.resolve(child_id)
+        ids = sorted(self.record_ids(cid))
+        raw = dict(zip(ids, self.r.mget([self.k.record(i) for i in ids]), strict=True))
+        key_ids = {json.loads(v)["key_id"] for v in raw.values() if v is not None}
+        pipe = self.r.pipeline(transaction=True)
+        for f, _ in self.open_records(ids):
+            arec = self.digest(record_material(f.agency_id, f.agency_record_id))
+            for material in block_keys(f):
+                pipe.zrem(self.k.block(self.digest(material)), f.event_id)
+            pipe.hdel(self.k.agency_records, arec)
+            pipe.delete(self.k.agency_record_events(arec))
+        for rid in ids:
+            pipe.delete(self.k.record(rid), self.k.event(rid))
+        pipe.delete(self.k.child(cid), self.k.child_records(cid), self.k.child_agencies(cid),
+                    self.k.child_practitioners(cid), self.k.cannot_link(cid))
+        pipe.execute()
+        return Forgotten(child_id=cid, records=len(ids), keys=self.keystore.delete(key_ids))
+
+    def _seqs(self, record_ids: list[str]) -> dict[str, int]:
+        raw = self.r.mget([self.k.record(i) for i in record_ids]) if record_ids else []
+        return {rid: int(json.loads(v)["seq"]) for rid, v in zip(record_ids, raw, strict=True)
+                if v is not None}
+
+    def claim_purge_run(self, interval_s: float) -> bool:
+        """True for the one caller that claims this interval's scheduled retention purge:
+        every matcher asks, one runs it, and a restart does not run it again early."""
+        return bool(self.r.set(f"{self.k.p}:purge:claim", "1", nx=True,
+                               px=max(1, int(interval_s * 1000))))
+
+
+def _aad(record_id: str, key_id: str) -> bytes:
+    """Associated data of a sealed record: it opens only as this record, under this key."""
+    return f"rec|{record_id}|{key_id}".encode()

@@ -68,6 +68,10 @@ class Keys:
         """HASH keyed hash of 'agency id/agency record id' -> the child id it was given."""
         return f"{self.p}:arec"
 
+    def agency_record_events(self, digest: str) -> str:
+        """SET the event ids an agency record (keyed hash) has sent: corrections, deletion."""
+        return f"{self.p}:arec:{digest}"
+
     def cannot_link(self, child_id: str) -> str:
         """SET child ids this child must never be linked with."""
         return f"{self.p}:child:{child_id}:cannot"

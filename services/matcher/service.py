@@ -8,14 +8,17 @@ import threading
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
-from schemas import DlqReason, StandardisedEvent
+from schemas import DlqError, DlqReason, SealedEvent
 from services.matcher.api import serve_api_in_thread
 from services.matcher.console.app import build_console
 from services.matcher.engine import Engine, Result
 from services.matcher.index import Index
 from services.matcher.model import load_model
+from services.matcher.poison import INFRASTRUCTURE, poisoned
+from services.matcher.retention import start_purge_schedule
 from services.matcher.settings import MatcherSettings
 from services.matcher.thresholds import LiveThresholds, ThresholdStore
+from signpost.crypto import CryptoError, KeyShredded, KeyStore, keystore_for, open_event
 from signpost.dlq import dlq_outgoing, validation_errors
 from signpost.kafka import (
     ConsumerRecord,
@@ -32,21 +35,26 @@ __all__ = ["build_engine", "handle", "main", "outputs"]
 logger = logging.getLogger(__name__)
 
 DECISIONS = Counter("signpost_matcher_decisions_total", "Link decisions", ["outcome"])
+SHREDDED = Counter("signpost_matcher_shredded_total",
+                   "Events skipped because their record was deleted before matching")
+PURGE_STOP_S = 30.0  # a retention run stops between two children: wait that long for it
 LATENCY = Histogram("signpost_matcher_process_seconds", "Engine.process time per event")
 
 
-def build_engine(settings: MatcherSettings, shared: bool = True) -> Engine:
+def build_engine(settings: MatcherSettings, shared: bool = True,
+                 keystore: KeyStore | None = None) -> Engine:
     """The engine the service runs, and `signpost match-file` too.
 
-    Thresholds are live (thresholds.py): the settings' or the model's values until an operator
-    sets others in Redis; a change is picked up within seconds.
+    `keystore`: the data keys; default the settings' key store (match-file passes a private
+    one). Thresholds are live (thresholds.py): the settings' or the model's values until an
+    operator sets others in Redis; a change is picked up within seconds.
     """
     model = load_model(settings.model_path)
     upper = settings.upper_threshold if settings.upper_threshold is not None else model.upper
     lower = settings.lower_threshold if settings.lower_threshold is not None else model.lower
     index = Index(make_redis(settings), settings.key_prefix,
                   settings.blocking_secret.get_secret_value().encode(),
-                  settings.candidates_per_key)
+                  settings.candidates_per_key, keystore or keystore_for(settings))
     store = ThresholdStore(index.r, settings.key_prefix, (upper, lower))
     return Engine(index, model, thresholds=LiveThresholds(store), shared=shared)
 
@@ -61,15 +69,30 @@ def outputs(result: Result, settings: MatcherSettings) -> list[Outgoing]:
 
 
 def handle(record: ConsumerRecord, engine: Engine, settings: MatcherSettings) -> list[Outgoing]:
-    """One record from `contact.events`: a record that does not parse goes to the DLQ."""
+    """One record from `contact.events`: opened with its data key, then matched. A record that
+    does not parse or open goes to the DLQ; one whose key was deleted is skipped."""
     try:
-        std = StandardisedEvent.model_validate_json(record.value or b"")
+        sealed = SealedEvent.model_validate_json(record.value or b"")
+        std = open_event(sealed, engine.index.keystore)
     except ValidationError as exc:
-        logger.warning("%s: not a standardised event; dead-lettered", record_location(record))
+        logger.warning("%s: not a sealed event; dead-lettered", record_location(record))
         return [dlq_outgoing(settings.topics.events_dlq, record, DlqReason.processing_failed,
                              validation_errors(exc))]
-    with LATENCY.time():
-        result = engine.process(std)
+    except KeyShredded:
+        SHREDDED.inc()  # its child was deleted after ingest sealed it: nothing to do, ever
+        logger.info("%s: record deleted (data key gone); skipped", record_location(record))
+        return []
+    except CryptoError as exc:
+        logger.warning("%s: sealed event does not open; dead-lettered", record_location(record))
+        return [dlq_outgoing(settings.topics.events_dlq, record, DlqReason.processing_failed,
+                             [DlqError(loc="sealed", type="sealed_invalid", msg=str(exc))])]
+    try:
+        with LATENCY.time():
+            result = engine.process(std)
+    except INFRASTRUCTURE:
+        raise  # a server is away: run_loop retries the batch, never the DLQ
+    except Exception as exc:
+        return poisoned(record, exc, settings)  # this event makes the engine raise
     DECISIONS.labels(result.decision.outcome.value).inc()
     logger.debug("%s event_id=%s outcome=%s", record_location(record), std.event.event_id,
                  result.decision.outcome.value)
@@ -83,9 +106,12 @@ def main(settings: MatcherSettings, stop: threading.Event) -> None:
     producer = make_producer(settings)
     console = build_console(settings, engine) if settings.matcher_http_port else None
     server = serve_api_in_thread(settings, producer, console)  # Who else?, console, /healthz
+    purger = start_purge_schedule(settings, engine.index, stop)  # retention (DESIGN §7)
     try:
         run_loop(consumer, producer, lambda r: handle(r, engine, settings), stop, "matcher")
     finally:
+        if purger is not None:
+            purger.join(timeout=PURGE_STOP_S)
         consumer.close()
         producer.close()
         if server is not None:

@@ -46,7 +46,7 @@ def _records(index: Index, ids: set[str]) -> dict[str, dict[str, Any]]:
 
 
 def _agencies(records: dict[str, dict[str, Any]]) -> dict[str, str]:
-    return {r["features"]["agency_id"]: r["features"]["agency_kind"] for r in records.values()}
+    return {r["agency_id"]: r["agency_kind"] for r in records.values()}
 
 
 def _practitioners(all_pracs: dict[str, str], agencies: dict[str, str]) -> dict[str, str]:

@@ -8,9 +8,7 @@ reach a real local webhook receiver with valid signatures, the malformed one is 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaProducer
@@ -28,6 +26,7 @@ from signpost.settings import CommonSettings
 from signpost.signing import signed_headers
 from tests.support.events import make_event
 from tests.support.receiver import WebhookReceiver
+from tests.support.services import running_services
 from tests.support.topics import read_topic
 from tests.support.wait import wait_until
 
@@ -55,17 +54,9 @@ def services(common: CommonSettings, receiver: WebhookReceiver,
         monkeypatch.setenv(f"SIGNPOST_{name}", "0")
     monkeypatch.setenv("SIGNPOST_AGENCY_SIGNING_KEYS", json.dumps(SIGNING_KEYS))
     ensure_topics(common)
-    stop = threading.Event()
-    mains: list[tuple[Callable[..., None], Any]] = [
-        (ingest_main, IngestSettings()), (matcher_main, MatcherSettings()),
-        (notifier_main, NotifierSettings())]
-    threads = [threading.Thread(target=m, args=(s, stop), daemon=True) for m, s in mains]
-    for t in threads:
-        t.start()
-    yield common
-    stop.set()
-    for t in threads:
-        t.join(timeout=15)
+    with running_services([(ingest_main, IngestSettings()), (matcher_main, MatcherSettings()),
+                           (notifier_main, NotifierSettings())]):
+        yield common
 
 
 def _consume(settings: CommonSettings, topic: str, expected: int) -> list[bytes]:

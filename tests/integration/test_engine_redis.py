@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def engine(redis_client: redis.Redis) -> Iterator[Engine]:
     prefix = f"e{uuid.uuid4().hex[:8]}"
-    yield Engine(Index(redis_client, prefix, b"test-secret", 50), default_model())
+    yield Engine(Index.private(redis_client, prefix, b"test-secret"), default_model())
     for key in redis_client.scan_iter(match=f"{{{prefix}}}:*"):
         redis_client.delete(key)
 

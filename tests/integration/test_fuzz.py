@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from schemas import DlqRecord, StandardisedEvent
+from schemas import DlqRecord, SealedEvent, StandardisedEvent
 from services.ingest.validate import Rejection, validate
 from signpost.auth import hash_api_key
 from signpost.embedded import free_port
@@ -218,8 +218,7 @@ class Outputs:
         for tp, batch in self.consumer.poll(timeout_ms=200).items():
             for r in batch:
                 if tp.topic == self.events_topic:
-                    self.accepted.append(str(StandardisedEvent.model_validate_json(
-                        r.value).event.event_id))
+                    self.accepted.append(str(SealedEvent.model_validate_json(r.value).event_id))
                 else:
                     dlq = DlqRecord.model_validate_json(r.value)
                     assert dlq.source_offset is not None

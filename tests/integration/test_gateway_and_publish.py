@@ -15,8 +15,9 @@ import pytest
 from kafka import KafkaConsumer
 from pydantic import SecretStr
 
-from schemas import StandardisedEvent
+from schemas import SealedEvent
 from signpost.auth import hash_api_key
+from signpost.crypto import keystore_for, open_event
 from signpost.embedded import free_port
 from signpost.kafka import ConsumerRecord, ensure_topics
 from signpost.publish import CSV_COLUMNS
@@ -63,7 +64,8 @@ def test_gateway_accepts_one_event_and_a_jsonl_batch(gateway: str,
                     headers={**_auth(), "Content-Type": "application/x-ndjson"})
     assert (r1.status_code, r1.json()) == (202, {"event_ids": [one["event_id"]]})
     assert r2.status_code == 202 and len(r2.json()["event_ids"]) == 3
-    published = [StandardisedEvent.model_validate_json(v)
+    keystore = keystore_for(common)
+    published = [open_event(SealedEvent.model_validate_json(v), keystore)
                  for v in _read(common, common.topics.events, 4)]
     assert {str(p.event.event_id) for p in published} == {one["event_id"],
                                                           *(e["event_id"] for e in batch)}

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import pytest
 from kafka import KafkaProducer
 
-from schemas import DlqReason, DlqRecord, StandardisedEvent
+from schemas import DlqReason, DlqRecord, SealedEvent
 from services.ingest.service import main as ingest_main
 from services.ingest.settings import IngestSettings
+from signpost.crypto import keystore_for, open_event
 from signpost.kafka import ensure_topics, make_producer
 from signpost.settings import CommonSettings
 from signpost.signing import AGENCY_HEADER, SIGNATURE_HEADER, sign, signed_headers
@@ -75,6 +76,7 @@ def test_only_validly_signed_events_pass(ingest: CommonSettings) -> None:
            read_topic(ingest.kafka_bootstrap, ingest.topics.events_dlq, len(expected_refusals))]
     assert {d.reason for d in dlq} == {DlqReason.bad_signature}
     assert sorted(d.errors[0].type for d in dlq) == expected_refusals
-    passed = [StandardisedEvent.model_validate_json(v)
+    keystore = keystore_for(ingest)
+    passed = [open_event(SealedEvent.model_validate_json(v), keystore)
               for v in read_topic(ingest.kafka_bootstrap, ingest.topics.events, 2)]
     assert sorted(p.event.agency_record_id for p in passed) == ["OK-1", "OK-2"]

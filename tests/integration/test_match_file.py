@@ -38,7 +38,7 @@ def test_match_file_cli_matches_the_engine(tmp_path: Path, redis_client: redis.R
     assert rows[-1]["child_id"] is None and rows[-1]["rejected"] == "unknown_field"
     by_event = {r["event_id"]: r["child_id"] for r in rows[:-1]}
 
-    engine = Engine(Index(redis_client, f"mf{uuid.uuid4().hex[:8]}", b"s", 50), default_model())
+    engine = Engine(Index.private(redis_client, f"mf{uuid.uuid4().hex[:8]}"), default_model())
     direct: dict[str, str] = {}
     for e in events:
         std = validate(json.dumps(e).encode(), datetime.now(UTC))

@@ -21,6 +21,7 @@ from services.matcher.service import main
 from services.matcher.settings import MatcherSettings
 from signpost.auth import Role, issue_token
 from signpost.cli import app
+from signpost.crypto import keystore_for, seal_event
 from signpost.kafka import ensure_topics, make_producer
 from tests.support.events import make_event
 from tests.support.wait import wait_until
@@ -53,13 +54,14 @@ def _send(settings: MatcherSettings, **kwargs: Any) -> str:
     std = validate(json.dumps(make_event(**kwargs)).encode(), datetime.now(UTC))
     assert isinstance(std, StandardisedEvent)
     producer = make_producer(settings)
-    producer.send(settings.topics.events, std.model_dump_json().encode()).get(timeout=10)
+    sealed = seal_event(std, keystore_for(settings))
+    producer.send(settings.topics.events, sealed.model_dump_json().encode()).get(timeout=10)
     producer.close()
     return str(std.event.event_id)
 
 
 def _result(client: redis.Redis, settings: MatcherSettings, event_id: str) -> Result:
-    index = Index(client, settings.key_prefix, b"", 50)
+    index = Index(client, settings.key_prefix, b"", 50, keystore_for(settings))
     raw = wait_until(lambda: index.stored_result(event_id), timeout_s=20)
     return Result.model_validate_json(raw)
 

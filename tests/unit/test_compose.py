@@ -17,10 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # Service and the port of its /healthz (the settings' defaults).
 HTTP_PORTS = {"ingest": 8081, "notifier": 8082, "matcher": 8083}
 SECRETS = ("SIGNPOST_BLOCKING_SECRET", "SIGNPOST_WEBHOOK_SECRET", "SIGNPOST_TOKEN_SECRET",
-           "SIGNPOST_AGENCY_KEY_HASHES", "SIGNPOST_AGENCY_SIGNING_KEYS")
+           "SIGNPOST_AGENCY_KEY_HASHES", "SIGNPOST_AGENCY_SIGNING_KEYS", "SIGNPOST_MASTER_KEY")
 # Which service must be given which required secret (compose refuses to start without it).
-REQUIRED = {"ingest": {"SIGNPOST_AGENCY_KEY_HASHES", "SIGNPOST_AGENCY_SIGNING_KEYS"},
-            "matcher": {"SIGNPOST_BLOCKING_SECRET", "SIGNPOST_TOKEN_SECRET"},
+REQUIRED = {"ingest": {"SIGNPOST_AGENCY_KEY_HASHES", "SIGNPOST_AGENCY_SIGNING_KEYS",
+                       "SIGNPOST_MASTER_KEY"},
+            "matcher": {"SIGNPOST_BLOCKING_SECRET", "SIGNPOST_TOKEN_SECRET", "SIGNPOST_MASTER_KEY"},
             "notifier": {"SIGNPOST_WEBHOOK_SECRET", "SIGNPOST_TOKEN_SECRET"}}
 # Optional notifier settings passed through from the host (no value: unset if unset there).
 PASS_THROUGH = ("SIGNPOST_WEBHOOK_URL", "SIGNPOST_WEBHOOK_ENDPOINTS", "SIGNPOST_SMTP_HOST",
