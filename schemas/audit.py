@@ -36,6 +36,7 @@ class AuditAction(StrEnum):
     review_decision = "review_decision"  # accept or reject of a review item
     purge = "purge"
     key_delete = "key_delete"
+    consent_change = "consent_change"  # consent to be kept past 18 recorded or withdrawn
     exceptional_request = "exceptional_request"
     exceptional_approve = "exceptional_approve"
     exceptional_revoke = "exceptional_revoke"

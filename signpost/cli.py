@@ -21,6 +21,7 @@ from signpost.auth import (
 from signpost.febrl import DEFAULT_SEED, FebrlDataset
 from signpost.logs import configure_logging
 from signpost.operator_cli import register as register_operator_commands
+from signpost.privacy_cli import register as register_privacy_commands
 from signpost.security_cli import access_app, audit_app, token_secret
 from signpost.settings import CommonSettings, random_secret
 
@@ -284,6 +285,7 @@ def agency_new_key(agency_id: str) -> None:
 app.add_typer(audit_app, name="audit")
 app.add_typer(access_app, name="access")
 register_operator_commands(app)  # thresholds, review, split, dashboard, audit search
+register_privacy_commands(app)  # purge, consent, forget-child, export-child
 
 
 @token_app.command("verify")

@@ -172,9 +172,18 @@ class KeyStore:
         except InvalidTag:
             raise CryptoError("a data key does not unwrap with this master key") from None
 
-    def for_record(self, agency_id: str, agency_record_id: str) -> tuple[str, bytes]:
-        """(key id, data key) of this agency record, created if it has none."""
+    def for_record(self, agency_id: str, agency_record_id: str,
+                   reuse_cached: bool = False) -> tuple[str, bytes]:
+        """(key id, data key) of this agency record, created if it has none.
+
+        `reuse_cached`: a key this process read moments ago will do (the matcher sealing the
+        record of an event it just opened with that key); else the store is asked.
+        """
         key_id = self.key_id(agency_id, agency_record_id)
+        if reuse_cached:
+            hit = self._cache.get(key_id)
+            if hit is not None:
+                return key_id, hit
         wrapped = self.r.get(self._name(key_id))
         if wrapped is None:
             nonce = os.urandom(NONCE_BYTES)

@@ -88,6 +88,10 @@ class CommonSettings(BaseSettings):
                     "production refuses the placeholder")
     master_key_file: Path | None = Field(
         default=None, description="file holding the master key material; wins over MASTER_KEY")
+    plaintext_retention_hours: int = Field(
+        default=72, ge=1,
+        description="retention of the only topics holding plaintext personal data "
+                    "(contact.events.raw and its DLQ), set when Signpost creates them")
     keystore_url: str | None = Field(
         default=None,
         description="Redis of the wrapped data keys; None = REDIS_URL (dev and test only: "

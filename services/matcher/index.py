@@ -128,7 +128,8 @@ class Index:
 
     def seal_record(self, features: Features, child_id: str, seq: int) -> str:
         """The stored form of a record: ids in clear, every personal field sealed."""
-        key_id, key = self.keystore.for_record(features.agency_id, features.agency_record_id)
+        key_id, key = self.keystore.for_record(features.agency_id, features.agency_record_id,
+                                               reuse_cached=True)
         plain = json.dumps(features.to_dict(), separators=(",", ":")).encode()
         blob = seal(key, _aad(features.event_id, key_id), plain)
         return json.dumps({"child_id": child_id, "seq": seq, "agency_id": features.agency_id,

@@ -32,6 +32,18 @@ class MatcherSettings(CommonSettings):
         description="key of professionals' signed tokens (Who else?); in production a "
                     "placeholder leaves the lookup off")
 
+    retention_grace_days: int = Field(
+        default=365, ge=0,
+        description="days after the 18th birthday before a child without recorded consent "
+                    "is purged (`signpost purge`, and the service's schedule)")
+    purge_on_closure: bool = Field(
+        default=False,
+        description="also purge a child once every agency record's latest event is a closure")
+    purge_interval_s: float = Field(
+        default=86400.0, ge=0,
+        description="seconds between the service's retention purges (one matcher of all "
+                    "runs each); 0 = off")
+
     def check(self) -> MatcherSettings:
         self._refuse_placeholders(blocking_secret=self.blocking_secret)
         return self
