@@ -8,7 +8,7 @@ import threading
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
-from schemas import DlqError, DlqReason, SealedEvent
+from schemas import AuditAction, DlqError, DlqReason, SealedEvent
 from services.matcher.api import serve_api_in_thread
 from services.matcher.console.app import build_console
 from services.matcher.engine import Engine, Result
@@ -18,6 +18,7 @@ from services.matcher.poison import INFRASTRUCTURE, poisoned
 from services.matcher.retention import start_purge_schedule
 from services.matcher.settings import MatcherSettings
 from services.matcher.thresholds import LiveThresholds, ThresholdStore
+from signpost.audit import AuditLog, build_audit_log
 from signpost.crypto import CryptoError, KeyShredded, KeyStore, keystore_for, open_event
 from signpost.dlq import dlq_outgoing, validation_errors
 from signpost.kafka import (
@@ -68,7 +69,8 @@ def outputs(result: Result, settings: MatcherSettings) -> list[Outgoing]:
     return out
 
 
-def handle(record: ConsumerRecord, engine: Engine, settings: MatcherSettings) -> list[Outgoing]:
+def handle(record: ConsumerRecord, engine: Engine, settings: MatcherSettings,
+           audit: AuditLog | None = None) -> list[Outgoing]:
     """One record from `contact.events`: opened with its data key, then matched. A record that
     does not parse or open goes to the DLQ; one whose key was deleted is skipped."""
     try:
@@ -94,9 +96,20 @@ def handle(record: ConsumerRecord, engine: Engine, settings: MatcherSettings) ->
     except Exception as exc:
         return poisoned(record, exc, settings)  # this event makes the engine raise
     DECISIONS.labels(result.decision.outcome.value).inc()
+    if audit is not None and result.decision.merged_child_ids:
+        _audit_merge(audit, result)
     logger.debug("%s event_id=%s outcome=%s", record_location(record), std.event.event_id,
                  result.decision.outcome.value)
     return outputs(result, settings)
+
+
+def _audit_merge(audit: AuditLog, result: Result) -> None:
+    """An automatic merge is a change to who a child is: on the audit chain, by ids only.
+    (At least once: an event replayed after a crash before its commit may be audited twice.)"""
+    d = result.decision
+    audit.record(actor="matcher", role="service", action=AuditAction.merge_records,
+                 child_id=d.child_id, target=f"event {d.event_id}",
+                 count=len(d.merged_child_ids))
 
 
 def main(settings: MatcherSettings, stop: threading.Event) -> None:
@@ -107,8 +120,10 @@ def main(settings: MatcherSettings, stop: threading.Event) -> None:
     console = build_console(settings, engine) if settings.matcher_http_port else None
     server = serve_api_in_thread(settings, producer, console)  # Who else?, console, /healthz
     purger = start_purge_schedule(settings, engine.index, stop)  # retention (DESIGN §7)
+    audit = build_audit_log(settings, engine.index.r, producer, "matcher")
     try:
-        run_loop(consumer, producer, lambda r: handle(r, engine, settings), stop, "matcher")
+        run_loop(consumer, producer, lambda r: handle(r, engine, settings, audit), stop,
+                 "matcher")
     finally:
         if purger is not None:
             purger.join(timeout=PURGE_STOP_S)

@@ -17,16 +17,16 @@ import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 from typer.testing import CliRunner
 
-from schemas import Alert, Recipient
+from schemas import Alert, LinkDecision, LinkOutcome, Recipient
 from schemas.audit import AuditAction, AuditOutcome, AuditRecord
 from services.ingest.validate import Rejection, validate
 from services.matcher.api import create_app as matcher_app
 from services.matcher.api import serve_api_in_thread
 from services.matcher.lookup import Lookup
-from services.matcher.service import build_engine
+from services.matcher.service import build_engine, handle
 from services.matcher.settings import MatcherSettings
 from services.notifier.api import create_app as notifier_app
 from services.notifier.inbox import InboxStore
@@ -36,6 +36,7 @@ from signpost.access import GrantStore
 from signpost.audit import AuditLog, read_audit_topic
 from signpost.auth import Role, issue_token
 from signpost.cli import app as cli
+from signpost.crypto import keystore_for, seal_event
 from signpost.embedded import free_port
 from signpost.kafka import ensure_topics, make_producer
 from signpost.redis import make_redis
@@ -219,3 +220,52 @@ def test_who_else_serves_nothing_when_the_audit_log_cannot_be_written(
     grants = GrantStore(r, matcher.key_prefix, broken, matcher.exceptional_access_max_s)
     client = TestClient(matcher_app(matcher, Lookup(r, matcher.key_prefix), broken, grants))
     assert client.get(f"/v1/who-else/{child}", headers=_as("gp-9")).status_code == 503
+
+
+def _sealed_records(settings: MatcherSettings, events: list[dict[str, object]]) -> list[object]:
+    """The events as ingest would put them on `contact.events`, read back as Kafka records."""
+    keystore = keystore_for(settings)
+    producer = make_producer(settings)
+    for event in events:
+        std = validate(json.dumps(event).encode(), datetime.now(UTC))
+        assert not isinstance(std, Rejection)
+        producer.send(settings.topics.events,
+                      seal_event(std, keystore).model_dump_json().encode()).get(timeout=10)
+    producer.close()
+    consumer = KafkaConsumer(settings.topics.events, bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", group_id=None)
+    records: list[object] = []
+    try:
+        wait_until(lambda: records.extend(
+            r for batch in consumer.poll(timeout_ms=200).values() for r in batch) or
+            len(records) >= len(events), timeout_s=30)
+    finally:
+        consumer.close()
+    return sorted(records, key=lambda r: cast(int, r.offset))  # type: ignore[attr-defined]
+
+
+def test_an_automatic_merge_appends_to_the_chain(matcher: MatcherSettings,
+                                                 env: dict[str, str]) -> None:
+    ensure_topics(matcher)
+    # Two records of one child that do not meet, then one that bridges them: a merge.
+    events = [
+        make_event(given="Victoria", family="Climbie", dob="2014-11-02", postcode="N17 9EJ",
+                   agency_id="school-1", record_id="S1", nhs="9434765919"),
+        make_event(given="Vicky", family="Kouao", dob="2014-02-11", postcode="E1 6AN",
+                   line="4 Other Street", agency_id="gp-1", record_id="G1",
+                   carer=("Marie", "Kouao"), nhs=None),
+        make_event(given="Victoria", family="Climbie", dob="2014-11-02", postcode="E1 6AN",
+                   line="4 Other Street", agency_id="hosp-1", record_id="H1",
+                   carer=("Marie", "Kouao"), nhs="9434765919", other_names=["Vicky Kouao"])]
+    engine = build_engine(matcher, shared=False)
+    producer = make_producer(matcher)
+    audit = AuditLog(make_redis(matcher), producer, matcher.topics.audit, matcher.key_prefix,
+                     "matcher")
+    outs = [handle(r, engine, matcher, audit) for r in _sealed_records(matcher, events)]
+    producer.close()
+    bridge = LinkDecision.model_validate_json(outs[2][0].value)
+    assert bridge.outcome is LinkOutcome.merged
+    merges = [a for a in _audited(matcher) if a.action is AuditAction.merge_records]
+    assert [(a.actor, a.child_id, a.count) for a in merges] == [
+        ("matcher", bridge.child_id, 1)]
+    _verify(env, 1)
