@@ -13,7 +13,9 @@ Splink and recordlinkage see the whole file at once (batch); Signpost never does
 
 Usage: python bench/accuracy.py [--datasets febrl3 febrl4] [--systems ...]
        [--synthetic-events F --synthetic-truth T] [--work DIR]
-Writes bench/results/accuracy.json and bench/results/accuracy.md.
+Writes bench/results/accuracy.json and bench/results/accuracy.md. Rows of a (dataset, system)
+this run measures replace earlier ones; the others are kept, each row stamped with the time
+and Signpost revision it was measured at (so a Signpost-only re-run keeps Splink's rows).
 """
 
 from __future__ import annotations
@@ -411,12 +413,44 @@ def environment() -> dict[str, Any]:
             "cpus": os.cpu_count(), "versions": {p: version(p) for p in packages}}
 
 
+def _stamped(rows: Iterable[Mapping[str, Any]], env: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows carrying when and on which revision they were measured (kept rows keep theirs)."""
+    return [{"generated_at": env.get("generated_at"),
+             "signpost_revision": env.get("signpost_revision"), **row} for row in rows]
+
+
+def merged_rows(new: Sequence[Mapping[str, Any]], old: Sequence[Mapping[str, Any]]
+                ) -> list[dict[str, Any]]:
+    """The rows of this run, plus every earlier row of a (dataset, system) it did not measure:
+    a Signpost-only re-run keeps the Splink and recordlinkage rows. Dataset order, then the
+    systems in SYSTEMS order."""
+    measured = {(r["dataset"], r["system"]) for r in new}
+    rows = [dict(r) for r in new] + [dict(r) for r in old
+                                     if (r["dataset"], r["system"]) not in measured]
+    datasets = list(dict.fromkeys(r["dataset"] for r in [*old, *new]))
+    return sorted(rows, key=lambda r: (datasets.index(r["dataset"]), _system_rank(r["system"]),
+                                       r["system"]))
+
+
+def _system_rank(system: str) -> int:
+    """'splink (best threshold, ...)' sorts with 'splink', 'recordlinkage ECM' last."""
+    return next((i for i, s in enumerate(SYSTEMS) if system.startswith(s)), len(SYSTEMS))
+
+
 def write_results(rows: Sequence[Mapping[str, Any]], out: Path) -> None:
+    """Write out/accuracy.json and .md, merged with the rows already in out/accuracy.json."""
     out.mkdir(parents=True, exist_ok=True)
-    payload = {**environment(), "results": list(rows)}
-    (out / "accuracy.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    (out / "accuracy.md").write_text(markdown(rows), encoding="utf-8")
-    print("\n" + markdown(rows))
+    path = out / "accuracy.json"
+    env = environment()
+    old: list[dict[str, Any]] = []
+    if path.exists():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        old = _stamped(before.get("results", []), before)
+    all_rows = merged_rows(_stamped(rows, env), old)
+    payload = {**env, "results": all_rows}
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    (out / "accuracy.md").write_text(markdown(all_rows), encoding="utf-8")
+    print("\n" + markdown(all_rows))
 
 
 def datasets(args: argparse.Namespace, work: Path) -> list[Dataset]:

@@ -92,7 +92,8 @@ class HardNegativeOutcome(_Frozen):
 
 
 class AliasOutcome(_Frozen):
-    """Alias events: linked = in one predicted cluster with another event of their child."""
+    """Alias events: linked = in one predicted cluster with an event of their child that is
+    not itself an alias event (the alias record's own later events do not count)."""
 
     events: int
     linked: int
@@ -237,12 +238,15 @@ def _hard_negatives(truth: Truth, clusters_of: Mapping[str, set[str]]
             for k, c in tally.items()]
 
 
-def _alias(truth: Truth, scored: Mapping[str, str], tally: _Tally) -> AliasOutcome:
+def _alias(truth: Truth, scored: Mapping[str, str]) -> AliasOutcome:
+    plain: Counter[tuple[str, str]] = Counter(
+        (predicted, truth.child_of[e]) for e, predicted in scored.items()
+        if e not in truth.aliases)
     events = linked = 0
     for event_id in truth.aliases:
         if event_id in scored:
             events += 1
-            linked += tally.cells[scored[event_id], truth.child_of[event_id]] >= 2
+            linked += plain[scored[event_id], truth.child_of[event_id]] >= 1
     return AliasOutcome(events=events, linked=linked)
 
 
@@ -270,7 +274,7 @@ def evaluate(predictions: Iterable[tuple[str, str | None]], truth: Truth) -> Eva
         duplicate_predictions=duplicates, true_clusters=len(tally.true),
         predicted_clusters=len(tally.predicted), pair_counts=counts,
         pairwise=_pairwise(counts), bcubed=tally.bcubed(),
-        hard_negatives=_hard_negatives(truth, clusters_of), alias=_alias(truth, scored, tally))
+        hard_negatives=_hard_negatives(truth, clusters_of), alias=_alias(truth, scored))
 
 
 def evaluate_files(predictions: Path, truth: Path) -> Evaluation:

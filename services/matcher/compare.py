@@ -18,13 +18,15 @@ from services.matcher.standardise import (
     phonetic,
 )
 
-__all__ = ["TF_VALUES", "Predicate", "close_enough", "dob_one_digit", "dob_swapped", "dob_year_off"]
+__all__ = ["TF_VALUES", "Predicate", "close_enough", "dob_one_digit", "dob_swapped", "dob_year_off",
+           "typo_close"]
 
 Predicate = Callable[[Features, Features], bool]
 
 CLOSE_NAME_JW = 0.88  # Jaro-Winkler above which two names are typing variants of each other
 SIMILAR_NAME_JW = 0.80  # weaker: two or three keying errors in a longer name
 SIMILAR_NAME_EDITS = 2  # Damerau-Levenshtein distance that still reads as a typo
+TYPO_EDITS = 1  # one inserted, dropped, changed or transposed letter: a keying error
 
 
 def close_enough(x: str, y: str, threshold: float = CLOSE_NAME_JW) -> bool:
@@ -37,6 +39,15 @@ def similar(x: str, y: str) -> bool:
         return False
     return (jellyfish.damerau_levenshtein_distance(x, y) <= SIMILAR_NAME_EDITS
             or jellyfish.jaro_winkler_similarity(x, y) >= SIMILAR_NAME_JW)
+
+
+def typo_close(x: str, y: str) -> bool:
+    """The same name, or one keying error away: equal, sounds the same, Jaro-Winkler >=
+    CLOSE_NAME_JW or one edit (Damerau-Levenshtein)."""
+    if not x or not y:
+        return False
+    return (x == y or phonetic(x) == phonetic(y) or close_enough(x, y)
+            or jellyfish.damerau_levenshtein_distance(x, y) <= TYPO_EDITS)
 
 
 def _first(tokens: tuple[str, ...]) -> str:
@@ -86,6 +97,13 @@ def given_swapped(a: Features, b: Features) -> bool:
     return bool(a.family) and a.given == b.family and a.family == b.given
 
 
+def given_swapped_close(a: Features, b: Features) -> bool:
+    """Given and family names the wrong way round, with a keying error in either or both."""
+    return (bool(a.family) and bool(b.family)
+            and typo_close(_joined(a.given), _joined(b.family))
+            and typo_close(_joined(a.family), _joined(b.given)))
+
+
 def given_other_name(a: Features, b: Features) -> bool:
     """One side's given name is among the other's middle, other or further given names."""
     ga, gb = _first(a.given), _first(b.given)
@@ -117,8 +135,10 @@ def family_similar(a: Features, b: Features) -> bool:
 
 
 def family_part(a: Features, b: Features) -> bool:
-    """Double-barrelled or hyphenated on one side, one of its parts on the other."""
-    return bool(set(a.family) & set(b.family)) or given_swapped(a, b)
+    """Double-barrelled or hyphenated on one side, one of its parts on the other; or the
+    names swapped (exactly or with a keying error)."""
+    return (bool(set(a.family) & set(b.family)) or given_swapped(a, b)
+            or given_swapped_close(a, b))
 
 
 # --- date of birth ------------------------------------------------------------------------

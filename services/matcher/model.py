@@ -66,6 +66,8 @@ COMPARISONS: tuple[Comparison, ...] = (
         Level("swapped", "given and family names swapped", c.given_swapped),
         Level("phonetic", "same phonetic code", c.given_phonetic),
         Level("close", f"Jaro-Winkler >= {c.CLOSE_NAME_JW}", c.given_close),
+        Level("swapped_close", "given and family names swapped, with a keying error",
+              c.given_swapped_close),
         Level("other_name", "one's given name is the other's middle or other name",
               c.given_other_name),
         Level("similar", f"<= {c.SIMILAR_NAME_EDITS} edits or Jaro-Winkler >= "

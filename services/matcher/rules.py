@@ -25,7 +25,8 @@ class Band(IntEnum):
 
 
 GIVEN_STRONG = frozenset({"exact", "equivalent", "swapped"})
-GIVEN_EXPLAINED = GIVEN_STRONG | {"phonetic", "close", "similar", "other_name"}
+# Explained differences: a keying error (also with the names swapped), a middle name.
+GIVEN_EXPLAINED = GIVEN_STRONG | {"phonetic", "close", "swapped_close", "similar", "other_name"}
 GIVEN_UNINFORMATIVE = frozenset({"null", "placeholder"})
 # A twin's given name can be the other twin's middle name, and 'Baby Smith' can be either twin.
 GIVEN_TWIN_LIKE = GIVEN_UNINFORMATIVE | {"other_name"}
@@ -62,11 +63,17 @@ def _household_only(p: Pair) -> bool:
 
 
 def _twins(p: Pair) -> bool:
-    # DESIGN §5 names two live records at one agency with one birth date and different names;
-    # a different NHS number or sex contradicts as surely. A typo-close given name is not
-    # enough to set them apart: twins' names are often near (Iqra and Isra).
+    """Real evidence of two children born together: a birth date that agrees (or is a keying
+    error of it), given names that do not clearly agree, and proof of two people: different
+    valid NHS numbers, a different sex, or - DESIGN §5 - two live records at one agency with
+    the same carer. One agency's two records without a shared carer are not proof: agencies
+    keep duplicate records, and a duplicate with a mistyped name is the same child (an
+    unexplained given name still goes to review, by the alias rule). With the carer, a
+    typo-close given name is not enough to set them apart: twins' names are often near (Iqra
+    and Isra)."""
+    same_household_at_one_agency = p.same_agency_other_record and p.levels["carers"] == "name"
     contradicted = (p.levels["nhs_number"] == "else" or p.levels["sex"] == "else"
-                    or p.same_agency_other_record)
+                    or same_household_at_one_agency)
     return (p.levels["date_of_birth"] in DOB_AGREES and contradicted
             and p.levels["given_name"] not in GIVEN_STRONG)
 
@@ -129,8 +136,8 @@ RULES: tuple[Rule, ...] = (
          _household_only),
     Rule("twins", Band.never,
          "same birth date (or a keying error of it), given names that do not clearly agree, "
-         "and a different NHS number, sex or record at one agency: a twin, never the same "
-         "child", _twins),
+         "and a different NHS number or sex, or another record at one agency with the same "
+         "carer: a twin, never the same child", _twins),
     Rule("twin_like", Band.review,
          "the same birth date with a placeholder, missing or middle-name-only given name and "
          "nothing that identifies the record: it may be a twin, so a person decides",

@@ -115,6 +115,15 @@ def test_alias_events_linked_or_not() -> None:
     assert (e.alias.events, e.alias.linked, e.alias.not_linked) == (2, 1, 1)
 
 
+def test_alias_events_together_are_not_linked() -> None:
+    """Two events of one alias record in a cluster of their own: not linked to the child."""
+    child_of = {"a1": "A", "a2": "A", "a3": "A"}
+    e = run({"a1": "x", "a2": "y", "a3": "y"}, child_of, aliases={"a2", "a3"})
+    assert (e.alias.events, e.alias.linked) == (2, 0)
+    e = run({"a1": "x", "a2": "x", "a3": "y"}, child_of, aliases={"a2", "a3"})
+    assert (e.alias.events, e.alias.linked) == (2, 1)
+
+
 def test_files_round_trip_and_report(tmp_path: Path) -> None:
     preds = tmp_path / "out.jsonl"
     truth = tmp_path / "truth.jsonl"

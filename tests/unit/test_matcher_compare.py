@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.ingest.validate import validate
+from services.matcher.compare import typo_close
 from services.matcher.model import COMPARISONS
 from services.matcher.standardise import Features, features, fold
 from tests.support.events import make_event
@@ -68,6 +69,29 @@ def test_given_and_family_swapped() -> None:
     a, b = feats(given="Kouao", family="Anna"), feats(given="Anna", family="Kouao")
     assert level("given_name", a, b) == "swapped"
     assert level("family_name", a, b) == "part"
+
+
+def test_given_and_family_swapped_with_a_typo() -> None:
+    a, b = feats(given="Croker", family="Willism"), feats(given="William", family="Croker")
+    assert level("given_name", a, b) == "swapped_close"
+    assert level("family_name", a, b) == "part"
+
+
+def test_swapped_with_another_given_name_is_not_explained() -> None:
+    """Family name in the given slot, but the given name itself is a different name."""
+    a, b = feats(given="Lomman", family="Brayden"), feats(given="Dylan", family="Lomman")
+    assert level("given_name", a, b) == "else"
+
+
+@pytest.mark.parametrize(("x", "y", "expected"), [
+    ("william", "willism", True),  # one letter changed
+    ("callum", "callu", True),  # one letter dropped
+    ("anna", "anna", True),
+    ("anna", "kouao", False),
+    ("", "anna", False),
+])
+def test_typo_close(x: str, y: str, expected: bool) -> None:
+    assert typo_close(x, y) is expected
 
 
 FAMILY = [

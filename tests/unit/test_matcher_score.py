@@ -10,6 +10,7 @@ import pytest
 from schemas import LinkOutcome
 from services.matcher.cluster import Candidate, decide
 from services.matcher.model import LinkageModel, default_model, load_model, save_model
+from services.matcher.rules import can_merge
 from services.matcher.score import match_weight, prior_weight, probability, score_pair
 from tests.unit.test_matcher_compare import feats
 
@@ -82,6 +83,48 @@ def test_twins_at_one_agency_are_never_linked() -> None:
     cand, event = _cand({"record_id": "A"}, "C1", {"given": "Anna", "record_id": "B"})
     d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
     assert (d.outcome, d.rule) == (LinkOutcome.new_child, "twins")
+
+
+def test_typo_in_given_name_at_one_agency_without_a_shared_carer_links() -> None:
+    """An agency's duplicate record with a mistyped given name is the same child: no carer
+    ties the two records to one household, so nothing says twins."""
+    cand, event = _cand({"record_id": "A", "carer": None}, "C1",
+                        {"given": "Victpria", "record_id": "B", "carer": None})
+    assert cand.scored.level("given_name") == "close"
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.child_id, d.rule) == (LinkOutcome.linked, "C1", None)
+
+
+def test_near_named_twins_at_one_agency_with_one_carer_are_never_linked() -> None:
+    cand, event = _cand({"given": "Iqra", "record_id": "A"}, "C1",
+                        {"given": "Isra", "record_id": "B"})
+    assert cand.scored.level("carers") == "name"
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.rule) == (LinkOutcome.new_child, "twins")
+
+
+def test_different_name_at_one_agency_without_a_carer_is_review_not_link() -> None:
+    cand, event = _cand({"record_id": "A", "carer": None}, "C1",
+                        {"given": "Anna", "record_id": "B", "carer": None})
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.rule) == (LinkOutcome.review, "alias")
+
+
+def test_different_nhs_numbers_and_near_names_are_twins() -> None:
+    cand, event = _cand({"given": "Iqra", "nhs": "9434765919", "carer": None}, "C1",
+                        {"given": "Isra", "nhs": "9434765803", "carer": None,
+                         "agency_id": "gp-1"})
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.rule) == (LinkOutcome.new_child, "twins")
+
+
+def test_swapped_names_with_a_typo_link_but_never_bridge_two_children() -> None:
+    cand, event = _cand({"given": "Climbie", "family": "Victorai"}, "C1",
+                        {"agency_id": "gp-1"})
+    assert cand.scored.level("given_name") == "swapped_close"
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.child_id) == (LinkOutcome.linked, "C1")
+    assert not can_merge(cand.scored)
 
 
 def test_two_children_above_upper_merge() -> None:
