@@ -184,7 +184,9 @@ class KeyStore:
             hit = self._cache.get(key_id)
             if hit is not None:
                 return key_id, hit
-        wrapped = self.r.get(self._name(key_id))
+        # Not cached here: most likely a new record, so try to create its key first (one round
+        # trip), and read the one that exists only if that fails.
+        wrapped = None if reuse_cached else self.r.get(self._name(key_id))
         if wrapped is None:
             nonce = os.urandom(NONCE_BYTES)
             fresh = os.urandom(DATA_KEY_BYTES)

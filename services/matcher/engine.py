@@ -6,7 +6,6 @@ by event_id: processing an event again returns the stored result unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import uuid
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from services.matcher.alerts import AlertContext, build_alerts
 from services.matcher.blocking import block_keys
 from services.matcher.cluster import Candidate, Decision, decide
 from services.matcher.compare import TF_VALUES
-from services.matcher.index import Index, PractitionerOnRecord
+from services.matcher.index import ChildFacts, Index, PractitionerOnRecord
 from services.matcher.model import LinkageModel
 from services.matcher.review import priority, review_item
 from services.matcher.score import score_pair
@@ -62,18 +61,17 @@ class Engine:
         stored = self.index.stored_result(event_id)
         if stored is not None:
             return Result.model_validate_json(stored)
-        with self.index.lock() if self.shared else contextlib.nullcontext():
-            stored = self.index.stored_result(event_id)
+        if not self.shared:  # a private prefix: nobody else can have decided it meanwhile
+            return self._process_locked(std)
+        with self.index.lock():
+            stored = self.index.stored_result(event_id)  # another matcher may have, meanwhile
             if stored is not None:
                 return Result.model_validate_json(stored)
             return self._process_locked(std)
 
-    def _candidates(self, f: Features, digests: list[str],
-                    tf_values: dict[str, str]) -> list[Candidate]:
-        records = self.index.records(self.index.candidates(digests))
-        if not records:
-            return []
-        population, tf = self.index.term_frequencies(tf_values)
+    def _candidates(self, f: Features, ids: list[str], tf: dict[str, float],
+                    population: int) -> list[Candidate]:
+        records = self.index.records(ids)
         return [Candidate(r.features, r.child_id,
                           score_pair(f, r.features, self.model, tf, population))
                 for r in records if r.features.event_id != f.event_id]
@@ -82,14 +80,16 @@ class Engine:
         f = features(std)
         digests = [self.index.digest(m) for m in block_keys(f)]
         tf_values = {c: TF_VALUES[c](f) for c in self.model.tf_comparisons}
-        candidates = self._candidates(f, digests, tf_values)
+        ids, population, tf, seq = self.index.prefetch(digests, tf_values)
+        candidates = self._candidates(f, ids, tf, population)
         # A correction is matched like any event (its old records vouch for its agency record)
         # and then replaces them: the wrong values are no longer held (DESIGN §7).
         superseded = self.index.superseded_by(f) if std.correction else []
         upper, lower = self.thresholds()
-        d = self._decide(f, candidates, upper, lower)
-        child_id, merge_from = self._survivor(d)
-        before = [self.index.child_info(c) for c in [child_id, *merge_from] if d.child_id]
+        facts = _Facts(self.index)
+        d = self._decide(f, candidates, upper, lower, facts)
+        child_id, merge_from = self._survivor(d, facts)
+        before = [facts.of([c])[c].info for c in [child_id, *merge_from] if d.child_id]
         decision = self._link_decision(std, d, child_id, merge_from)
         practitioner = _practitioner(std)
         shielded = std.event.shielded or any(b.shielded for b in before)
@@ -102,7 +102,7 @@ class Engine:
         self.index.commit(features=f, digests=digests, child_id=child_id,
                           new_child=d.child_id is None, merge_from=merge_from,
                           practitioner=practitioner, shielded=std.event.shielded,
-                          seq=self.index.next_seq(), result_json=result.model_dump_json(),
+                          seq=seq, result_json=result.model_dump_json(),
                           tf_values=tf_values, outcome=decision.outcome.value,
                           review=_review(decision, (upper, lower)),
                           stats_bucket=stats_bucket(decision.decided_at),
@@ -110,7 +110,7 @@ class Engine:
         return result
 
     def _decide(self, f: Features, candidates: list[Candidate], upper: float,
-                lower: float) -> Decision:
+                lower: float, facts: _Facts) -> Decision:
         """decide(), honouring operators' cannot-link constraints (rejected reviews, splits).
 
         The child the event would join bars its cannot-link children, and the event is
@@ -122,37 +122,39 @@ class Engine:
         for _ in range(MAX_CONSTRAINT_ROUNDS):
             if d.child_id is None:
                 return d
-            more = barred | self._barred_by([d.child_id])
+            facts.of([d.child_id, *d.merge_from])  # one round trip for all involved
+            more = barred | self._barred_by([d.child_id], facts)
             if more == barred:
                 break
             barred = more
             d = decide(f, candidates, upper, lower, cannot_link=barred)
-        return self._without_barred_merges(d)
+        return self._without_barred_merges(d, facts)
 
-    def _barred_by(self, child_ids: list[str]) -> frozenset[str]:
+    def _barred_by(self, child_ids: list[str], facts: _Facts) -> frozenset[str]:
         """Children these must never join, as they stand now (after later merges)."""
-        raw = self.index.cannot_link(child_ids)
+        raw = {x for f in facts.of(child_ids).values() for x in f.cannot}
         return frozenset(self.index.resolve_many(list(raw)).values()) if raw else frozenset()
 
-    def _without_barred_merges(self, d: Decision) -> Decision:
+    def _without_barred_merges(self, d: Decision, facts: _Facts) -> Decision:
         if not d.merge_from or d.child_id is None:
             return d
         kept = [d.child_id]
         for other in d.merge_from:
-            if not self._barred_by([other]) & set(kept) and other not in self._barred_by(kept):
+            if (not self._barred_by([other], facts) & set(kept)
+                    and other not in self._barred_by(kept, facts)):
                 kept.append(other)
         if len(kept) - 1 == len(d.merge_from):
             return d
         outcome = LinkOutcome.merged if len(kept) > 1 else LinkOutcome.linked
         return dataclasses.replace(d, outcome=outcome, merge_from=tuple(kept[1:]))
 
-    def _survivor(self, d: Decision) -> tuple[str, list[str]]:
+    def _survivor(self, d: Decision, facts: _Facts) -> tuple[str, list[str]]:
         """The child id the event joins, and the children merged into it (oldest id kept)."""
         if d.child_id is None:
             return new_child_id(), []
         involved = [d.child_id, *d.merge_from]
-        created = self.index.created_seq(involved)
-        winner = min(involved, key=lambda c: (created[c], c))
+        known = facts.of(involved)
+        winner = min(involved, key=lambda c: (known[c].created, c))
         return winner, [c for c in involved if c != winner]
 
     def _link_decision(self, std: StandardisedEvent, d: Decision, child_id: str,
@@ -172,6 +174,21 @@ class Engine:
             model_version=self.model.model_version,
             decided_at=self.clock(),
         )
+
+
+class _Facts:
+    """The candidate children's facts as one event's decision reads them: each child fetched
+    once, and all the children a step needs in one round trip."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+        self._known: dict[str, ChildFacts] = {}
+
+    def of(self, child_ids: list[str]) -> dict[str, ChildFacts]:
+        missing = [c for c in dict.fromkeys(child_ids) if c not in self._known]
+        if missing:
+            self._known.update(self._index.child_facts(missing))
+        return {c: self._known[c] for c in child_ids}
 
 
 def _review(decision: LinkDecision,

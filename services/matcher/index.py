@@ -26,7 +26,7 @@ from services.matcher.keys import Keys
 from services.matcher.standardise import Features
 from signpost.crypto import KeyStore, b64, open_sealed, seal, unb64
 
-__all__ = ["ChildInfo", "Forgotten", "Index", "PractitionerOnRecord", "StoredRecord",
+__all__ = ["ChildFacts", "ChildInfo", "Forgotten", "Index", "PractitionerOnRecord", "StoredRecord",
            "Superseded"]
 
 LOCK_TIMEOUT_S = 30.0  # a matcher that dies holding the lock frees it after this
@@ -97,6 +97,16 @@ class ChildInfo:
     shielded: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ChildFacts:
+    """What the engine reads of a candidate child to decide: its age (creation sequence), the
+    children it must never join, and its agencies, practitioners and shielding."""
+
+    created: int
+    cannot: frozenset[str]
+    info: ChildInfo
+
+
 def keyed_digest(secret: bytes, material: str) -> str:
     """Keyed hash of key material: the index holds no readable names or record ids."""
     return hmac.new(secret, material.encode(), hashlib.sha256).hexdigest()[:32]
@@ -164,16 +174,6 @@ class Index:
         value = self.r.get(self.k.event(event_id))
         return str(value) if value is not None else None
 
-    def candidates(self, digests: list[str]) -> list[str]:
-        """Record ids under any of the keys: the newest `cap` per key, so always bounded."""
-        pipe = self.r.pipeline(transaction=False)
-        for d in digests:
-            pipe.zrevrange(self.k.block(d), 0, self.cap - 1)
-        seen: dict[str, None] = {}
-        for ids in pipe.execute():
-            seen.update(dict.fromkeys(ids))
-        return list(seen)
-
     def records(self, record_ids: list[str]) -> list[StoredRecord]:
         opened = self.open_records(record_ids)
         roots = self.resolve_many([cid for _, cid in opened])
@@ -212,6 +212,26 @@ class Index:
             shielded=shielded == "1",
         )
 
+    def child_facts(self, child_ids: list[str]) -> dict[str, ChildFacts]:
+        """Everything a decision reads of these children, in one round trip."""
+        pipe = self.r.pipeline(transaction=False)
+        for cid in child_ids:
+            pipe.hmget(self.k.child(cid), ["created", "shielded"])
+            pipe.smembers(self.k.cannot_link(cid))
+            pipe.hgetall(self.k.child_agencies(cid))
+            pipe.hvals(self.k.child_practitioners(cid))
+        replies = pipe.execute()
+        out = {}
+        for i, cid in enumerate(child_ids):
+            (created, shielded), cannot, agencies, pracs = replies[4 * i:4 * i + 4]
+            out[cid] = ChildFacts(
+                created=int(created or 0), cannot=frozenset(cannot),
+                info=ChildInfo(child_id=cid, agencies=dict(agencies),
+                               practitioners=[PractitionerOnRecord.model_validate_json(p)
+                                              for p in pracs],
+                               shielded=shielded == "1"))
+        return out
+
     def created_seq(self, child_ids: list[str]) -> dict[str, int]:
         pipe = self.r.pipeline(transaction=False)
         for cid in child_ids:
@@ -225,21 +245,24 @@ class Index:
             pipe.smembers(self.k.cannot_link(cid))
         return frozenset(x for members in pipe.execute() for x in members)
 
-    def term_frequencies(self, values: dict[str, str]) -> tuple[int, dict[str, float]]:
-        """(stored records, comparison -> frequency of this value among them).
-
-        Frequencies are left out until TF_MIN_RECORDS records are stored.
-        """
-        named = [(c, v) for c, v in values.items() if v]
+    def prefetch(self, digests: list[str], tf_values: dict[str, str]
+                 ) -> tuple[list[str], int, dict[str, float], int]:
+        """One round trip for what every event needs before scoring: (candidate record ids,
+        stored records, term frequencies, this event's sequence number)."""
+        named = [(c, v) for c, v in tf_values.items() if v]
         pipe = self.r.pipeline(transaction=False)
+        for d in digests:
+            pipe.zrevrange(self.k.block(d), 0, self.cap - 1)
         pipe.get(self.k.tf_total)
         for comparison, value in named:
             pipe.get(self.k.tf(comparison, self.digest(value)))
-        total, *counts = pipe.execute()
-        total = int(total or 0)
-        if total < TF_MIN_RECORDS:
-            return total, {}
-        return total, {c: int(n or 0) / total for (c, _), n in zip(named, counts, strict=True)}
+        pipe.incr(self.k.seq)
+        replies = pipe.execute()
+        seen: dict[str, None] = {}
+        for ids in replies[:len(digests)]:
+            seen.update(dict.fromkeys(ids))
+        total, *counts = replies[len(digests):-1]
+        return list(seen), *_frequencies(int(total or 0), named, counts), int(replies[-1])
 
     def next_seq(self) -> int:
         return int(self.r.incr(self.k.seq))
@@ -440,6 +463,14 @@ class Index:
         every matcher asks, one runs it, and a restart does not run it again early."""
         return bool(self.r.set(f"{self.k.p}:purge:claim", "1", nx=True,
                                px=max(1, int(interval_s * 1000))))
+
+
+def _frequencies(total: int, named: list[tuple[str, str]],
+                 counts: list[Any]) -> tuple[int, dict[str, float]]:
+    """(records, comparison -> share of records with the value); none below TF_MIN_RECORDS."""
+    if total < TF_MIN_RECORDS:
+        return total, {}
+    return total, {c: int(n or 0) / total for (c, _), n in zip(named, counts, strict=True)}
 
 
 def _aad(record_id: str, key_id: str) -> bytes:
