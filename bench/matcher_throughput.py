@@ -12,20 +12,13 @@ import argparse
 import json
 import resource
 import statistics
-import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
+from engine import match_file_engine, standardised, timed
 
-from schemas import StandardisedEvent
-from services.ingest.validate import validate
-from services.matcher.engine import Engine
-from services.matcher.index import Index
-from services.matcher.model import default_model
 from signpost.demo import demo_dataset
-from signpost.embedded import running_redis
 
 RESULTS = Path(__file__).parent / "results" / "matcher_throughput.json"
 
@@ -36,21 +29,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     events, _ = demo_dataset(args.children, args.seed)
-    now = datetime.now(UTC)
-    stds = [validate(json.dumps(e).encode(), now) for e in events]
-    assert all(isinstance(s, StandardisedEvent) for s in stds)
-    with running_redis() as server:
-        client = redis.Redis.from_url(server.url, decode_responses=True)
-        index = Index.private(client, f"b{uuid.uuid4().hex[:6]}", b"bench")
-        engine = Engine(index, default_model())
-        latencies = []
-        started = time.perf_counter()
-        for std in stds:
-            t0 = time.perf_counter()
-            engine.process(std)  # type: ignore[arg-type]
-            latencies.append(time.perf_counter() - t0)
-        elapsed = time.perf_counter() - started
-        redis_mem = int(client.info("memory")["used_memory"])
+    stds = standardised(events)
+    with match_file_engine() as (engine, url):
+        elapsed, latencies = timed(engine, stds)
+        redis_mem = int(redis.Redis.from_url(url).info("memory")["used_memory"])
     q = statistics.quantiles(latencies, n=100)
     figures = {
         "children": args.children, "events": len(stds), "seconds": round(elapsed, 2),

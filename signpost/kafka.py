@@ -14,7 +14,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import TopicAlreadyExistsError
+from prometheus_client import Gauge
 
+from signpost.errors import InfrastructureError
+from signpost.health import HEALTH, BrokerProbe
 from signpost.settings import CommonSettings
 
 __all__ = [
@@ -31,7 +34,25 @@ logger = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 500  # short enough that a stop request is seen within half a second
 RETRY_BACKOFF_S = 1.0  # pause after a failed batch before the same records are read again
-RETRY_BACKOFF_MAX_S = 30.0
+RETRY_BACKOFF_MAX_S = 8.0  # so a service is back within seconds of a long outage's end
+#: kafka-python reconnects to a lost broker with exponential backoff from 50 ms, capped at
+#: this (its default cap, 30 s, would leave a service idle up to 30 s after a broker is back).
+RECONNECT_BACKOFF_MAX_MS = 1000
+LAG_INTERVAL_S = 1.0  # how often the lag gauges are refreshed
+#: fetch_max_wait_ms of the ingest's and matcher's consumers: the embedded broker holds a
+#: fetch up to this long before answering, and Kafka's default (500 ms) was most of the
+#: publish-to-link latency (bench/e2e.py); the notifier has its own setting.
+PIPELINE_FETCH_MAX_WAIT_MS = 20
+
+LAG = Gauge("signpost_consumer_lag", "Records of the partition not yet committed by this "
+            "service's group: end offset minus committed offset (on Apache Kafka; the embedded "
+            "Tansu broker's end offsets can be wrong, so this can be too)",
+            ["service", "topic", "partition"])
+COMMITTED = Gauge("signpost_consumer_committed_offset",
+                  "Next offset the group will read after a restart (committed by this process)",
+                  ["service", "topic", "partition"])
+END = Gauge("signpost_consumer_end_offset", "End (highwater) offset of the partition as last "
+            "fetched", ["service", "topic", "partition"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +100,7 @@ def make_producer(settings: CommonSettings) -> KafkaProducer:
         linger_ms=5,
         retries=5,
         max_in_flight_requests_per_connection=1,  # keeps per-partition order across retries
+        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
     )
 
 
@@ -94,6 +116,7 @@ def consumer_options(settings: CommonSettings, group: str,
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": max(100, settings.session_timeout_ms // 4),
         "max_poll_records": settings.max_poll_records,
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
     if fetch_max_wait_ms is not None:
         options["fetch_max_wait_ms"] = fetch_max_wait_ms
@@ -110,6 +133,29 @@ def make_consumer(settings: CommonSettings, topics: Sequence[str], group: str,
     return KafkaConsumer(*topics, **consumer_options(settings, group, fetch_max_wait_ms))
 
 
+def make_reader(settings: CommonSettings, topic: str,
+                timeout_s: float = 30.0) -> tuple[KafkaConsumer, list[TopicPartition]]:
+    """A consumer of every partition of `topic` from its beginning, in no group (it commits
+    nothing and disturbs no service): for replaying a topic, e.g. `signpost rebuild`."""
+    consumer = KafkaConsumer(**client_options(settings), group_id=None,
+                             enable_auto_commit=False, auto_offset_reset="earliest",
+                             reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+                             max_poll_records=settings.max_poll_records)
+    deadline = time.monotonic() + timeout_s
+    partitions = consumer.partitions_for_topic(topic)
+    while not partitions and time.monotonic() < deadline:
+        consumer.topics()  # refreshes the metadata
+        time.sleep(0.2)
+        partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        consumer.close()
+        raise InfrastructureError(f"topic {topic} has no partitions (does it exist?)")
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    return consumer, tps
+
+
 def ensure_topics(settings: CommonSettings, topics: Iterable[str] | None = None) -> None:
     """Create Signpost's topics if they are missing (idempotent)."""
     admin = KafkaAdminClient(**client_options(settings))
@@ -118,7 +164,10 @@ def ensure_topics(settings: CommonSettings, topics: Iterable[str] | None = None)
         wanted = [t for t in (topics or settings.topics.all()) if t not in existing]
         if not wanted:
             return
-        new = [NewTopic(t, num_partitions=settings.partitions, replication_factor=1)
+        short = {settings.topics.raw, settings.topics.events_dlq}  # plaintext: kept briefly
+        retention = {"retention.ms": str(settings.plaintext_retention_hours * 3_600_000)}
+        new = [NewTopic(t, num_partitions=settings.partitions, replication_factor=1,
+                        topic_configs=retention if t in short else {})
                for t in wanted]
         with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
             admin.create_topics(new)
@@ -126,14 +175,67 @@ def ensure_topics(settings: CommonSettings, topics: Iterable[str] | None = None)
         admin.close()
 
 
-def _rewind(consumer: KafkaConsumer) -> None:
-    """Put every assigned partition back to its committed offset, to read the batch again."""
-    for tp in consumer.assignment():
-        committed = consumer.committed(tp)
-        if committed is None:
-            consumer.seek_to_beginning(tp)
-        else:
-            consumer.seek(tp, committed)
+def _rewind(consumer: KafkaConsumer, first: dict[TopicPartition, int]) -> None:
+    """Put each partition of a failed batch back to the batch's first offset, which is its
+    committed offset (every batch before it was committed), to read the batch again.
+
+    Local only, no request to the broker, so it works while the broker is away. A partition
+    no longer assigned needs nothing: its next owner starts from the committed offset.
+    """
+    assigned = consumer.assignment()
+    for tp, offset in first.items():
+        if tp in assigned:
+            consumer.seek(tp, offset)
+
+
+class _LagMeter:
+    """Consumer lag per partition as Prometheus gauges, from what this consumer already knows:
+    the offsets it committed and the highwater marks of its fetches (no extra requests)."""
+
+    def __init__(self, consumer: KafkaConsumer, service: str) -> None:
+        self.consumer = consumer
+        self.service = service
+        self.committed: dict[TopicPartition, int] = {}
+        self.labelled: set[TopicPartition] = set()
+        self.next_update = 0.0
+
+    def done(self, offsets: dict[TopicPartition, int]) -> None:
+        """A batch was committed: these are the partitions' next offsets now."""
+        self.committed.update(offsets)
+        self.next_update = 0.0
+
+    def _labels(self, tp: TopicPartition) -> tuple[str, str, str]:
+        return self.service, tp.topic, str(tp.partition)
+
+    def update(self) -> None:
+        now = time.monotonic()
+        if now < self.next_update:
+            return
+        self.next_update = now + LAG_INTERVAL_S
+        assigned = set(self.consumer.assignment())
+        for tp in self.labelled - assigned:
+            for gauge in (LAG, COMMITTED, END):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*self._labels(tp))
+            self.committed.pop(tp, None)
+        self.labelled &= assigned
+        for tp in assigned:
+            self._update_one(tp)
+
+    def _update_one(self, tp: TopicPartition) -> None:
+        done = self.committed.get(tp)
+        if done is None:  # nothing committed here yet: the position is where the group was
+            with contextlib.suppress(Exception):
+                done = self.consumer.position(tp, timeout_ms=100)
+        end = self.consumer.highwater(tp)
+        if done is None:
+            return
+        labels = self._labels(tp)
+        COMMITTED.labels(*labels).set(done)
+        if end is not None:
+            END.labels(*labels).set(end)
+            LAG.labels(*labels).set(max(end - done, 0))
+        self.labelled.add(tp)
 
 
 def _commit_batch(
@@ -159,6 +261,11 @@ def _commit_batch(
     consumer.commit()
 
 
+def _bootstrap(consumer: KafkaConsumer) -> str | list[str]:
+    servers: str | list[str] = consumer.config["bootstrap_servers"]
+    return servers
+
+
 def run_loop(
     consumer: KafkaConsumer,
     producer: KafkaProducer,
@@ -169,26 +276,50 @@ def run_loop(
     """Poll, handle each record, produce, commit; until `stop` is set.
 
     Bad data is the handler's business (it returns a DLQ message). An exception out of the
-    handler means infrastructure trouble: nothing is committed, the partitions are rewound
-    and the same records are handled again after a backoff.
+    handler, the producer or the commit means infrastructure trouble: nothing is committed,
+    the partitions are rewound and the same records are handled again after a backoff
+    (doubling from 1 s to 8 s). Meanwhile /healthz says degraded (`<name>.batches`), and
+    while no broker accepts a connection it says so too (`<name>.broker`). Consumer lag per
+    partition is exported as `signpost_consumer_lag` (see _LagMeter).
     """
     backoff = RETRY_BACKOFF_S
-    while not stop.is_set():
-        batches = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
-        if not batches:
-            continue
-        outgoing: list[Outgoing] = []
-        try:
-            for records in batches.values():
-                for record in records:
-                    outgoing.extend(handler(record))
-            _commit_batch(consumer, producer, outgoing)
+    batches_check = f"{name}.batches"
+    probe_stop = threading.Event()
+    BrokerProbe(_bootstrap(consumer), f"{name}.broker", probe_stop).start()
+    lag = _LagMeter(consumer, name)
+    try:
+        while not stop.is_set():
+            try:
+                batches = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                lag.update()
+            except Exception:
+                logger.exception("%s: poll failed; will poll again", name)
+                HEALTH.failing(batches_check, "poll failing")
+                stop.wait(backoff)
+                backoff = min(backoff * 2, RETRY_BACKOFF_MAX_S)
+                continue
+            if not batches:
+                continue
+            first = {tp: records[0].offset for tp, records in batches.items() if records}
+            outgoing: list[Outgoing] = []
+            try:
+                for records in batches.values():
+                    for record in records:
+                        outgoing.extend(handler(record))
+                _commit_batch(consumer, producer, outgoing)
+            except Exception:
+                logger.exception("%s: batch failed; will retry from committed offsets", name)
+                HEALTH.failing(batches_check, "batch retrying")
+                _rewind(consumer, first)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, RETRY_BACKOFF_MAX_S)
+                continue
+            HEALTH.ok(batches_check)
             backoff = RETRY_BACKOFF_S
-        except Exception:
-            logger.exception("%s: batch failed; will retry from committed offsets", name)
-            _rewind(consumer)
-            stop.wait(backoff)
-            backoff = min(backoff * 2, RETRY_BACKOFF_MAX_S)
+            lag.done({tp: records[-1].offset + 1 for tp, records in batches.items() if records})
+    finally:
+        probe_stop.set()
+        HEALTH.forget(batches_check)
     logger.info("%s: stopping", name)
 
 
@@ -205,5 +336,5 @@ def record_location(record: ConsumerRecord) -> str:
     return f"{record.topic}/{record.partition}@{record.offset}"
 
 
-__all__ += ["TopicPartition", "consumer_options", "record_location", "security_options",
-            "wait_for_assignment"]
+__all__ += ["PIPELINE_FETCH_MAX_WAIT_MS", "TopicPartition", "consumer_options", "make_reader",
+            "record_location", "security_options", "wait_for_assignment"]

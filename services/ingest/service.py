@@ -17,6 +17,7 @@ from signpost.crypto import KeyStore, keystore_for
 from signpost.dlq import dlq_outgoing
 from signpost.http import serve_app_in_thread
 from signpost.kafka import (
+    PIPELINE_FETCH_MAX_WAIT_MS,
     ConsumerRecord,
     Outgoing,
     make_consumer,
@@ -67,7 +68,8 @@ def main(settings: IngestSettings, stop: threading.Event) -> None:
         logger.warning("ingest: no SIGNPOST_AGENCY_SIGNING_KEYS; every message on %s will be "
                        "dead-lettered as bad_signature", settings.topics.raw)
     keystore = keystore_for(settings)
-    consumer = make_consumer(settings, [settings.topics.raw], settings.ingest_group)
+    consumer = make_consumer(settings, [settings.topics.raw], settings.ingest_group,
+                             fetch_max_wait_ms=PIPELINE_FETCH_MAX_WAIT_MS)
     producer = make_producer(settings)
     server = None
     if settings.gateway_port:

@@ -22,6 +22,7 @@ from signpost.audit import AuditLog, build_audit_log
 from signpost.crypto import CryptoError, KeyShredded, KeyStore, keystore_for, open_event
 from signpost.dlq import dlq_outgoing, validation_errors
 from signpost.kafka import (
+    PIPELINE_FETCH_MAX_WAIT_MS,
     ConsumerRecord,
     Outgoing,
     make_consumer,
@@ -115,7 +116,8 @@ def _audit_merge(audit: AuditLog, result: Result) -> None:
 def main(settings: MatcherSettings, stop: threading.Event) -> None:
     settings.check()
     engine = build_engine(settings)
-    consumer = make_consumer(settings, [settings.topics.events], settings.matcher_group)
+    consumer = make_consumer(settings, [settings.topics.events], settings.matcher_group,
+                             fetch_max_wait_ms=PIPELINE_FETCH_MAX_WAIT_MS)
     producer = make_producer(settings)
     console = build_console(settings, engine) if settings.matcher_http_port else None
     server = serve_api_in_thread(settings, producer, console)  # Who else?, console, /healthz

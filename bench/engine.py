@@ -1,0 +1,143 @@
+"""Benchmark: the matcher's engine alone, on the match-file path, with the index pre-filled.
+
+For each size N: a fresh embedded redis-server, the engine `signpost match-file` builds
+(`build_engine(..., shared=False)`, validate, `Engine.process` one event at a time), N demo
+events processed to fill the index, then M more measured one by one: events/s, µs per event
+(mean, p50, p99), and how the cost grows with N. Prints and writes bench/results/engine.json.
+Not a test; not run in CI.
+
+    python bench/engine.py --sizes 10000 100000 --measure 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from schemas import StandardisedEvent
+from services.ingest.validate import validate
+from services.matcher.engine import Engine
+from services.matcher.service import build_engine
+from services.matcher.settings import MatcherSettings
+from signpost.demo import EVENTS_PER_CHILD, demo_dataset
+from signpost.embedded import running_redis
+
+RESULTS = Path(__file__).parent / "results" / "engine.json"
+SEED = 11
+
+
+def standardised(events: list[dict[str, Any]]) -> list[StandardisedEvent]:
+    """What ingest passes on, for each event (all demo events are valid)."""
+    now = datetime.now(UTC)
+    out = [validate(json.dumps(e).encode(), now) for e in events]
+    assert all(isinstance(s, StandardisedEvent) for s in out)
+    return out  # type: ignore[return-value]
+
+
+@contextmanager
+def match_file_engine() -> Iterator[tuple[Engine, str]]:
+    """The engine of `signpost match-file` on a private redis-server; yields it and the URL."""
+    with running_redis() as server:
+        settings = MatcherSettings(redis_url=server.url, environment="test",
+                                   key_prefix=f"b{uuid.uuid4().hex[:8]}",
+                                   blocking_secret=SecretStr("bench-blocking-secret"))
+        engine = build_engine(settings, shared=False)
+        try:
+            yield engine, server.url
+        finally:
+            engine.index.r.close()
+
+
+def timed(engine: Engine, stds: list[StandardisedEvent],
+          tick: Callable[[int], None] = lambda i: None) -> tuple[float, list[float]]:
+    """Process each event; (elapsed s, per-event s)."""
+    latencies = []
+    started = time.perf_counter()
+    for i, std in enumerate(stds):
+        t0 = time.perf_counter()
+        engine.process(std)
+        latencies.append(time.perf_counter() - t0)
+        tick(i)
+    return time.perf_counter() - started, latencies
+
+
+def summary(elapsed: float, latencies: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(latencies, n=100)
+    return {"events": len(latencies), "seconds": round(elapsed, 2),
+            "events_per_s": round(len(latencies) / elapsed, 1),
+            "us_per_event_mean": round(elapsed / len(latencies) * 1e6, 1),
+            "us_p50": round(q[49] * 1e6, 1), "us_p99": round(q[98] * 1e6, 1)}
+
+
+def progress(label: str, total: int) -> Callable[[int], None]:
+    step = max(1, total // 10)
+
+    def tick(i: int) -> None:
+        if (i + 1) % step == 0:
+            print(f"  {label}: {i + 1}/{total}", flush=True)
+    return tick
+
+
+def machine() -> dict[str, object]:
+    return {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                       f"{platform.python_version()}",
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def prefilled(size: int, measure: int, seed: int) -> tuple[list[StandardisedEvent],
+                                                           list[StandardisedEvent]]:
+    """Demo events: `size` to fill the index, then the next `measure` of the same stream."""
+    events, _ = demo_dataset(-(-(size + measure) // EVENTS_PER_CHILD), seed)
+    stds = standardised(events[: size + measure])
+    return stds[:size], stds[size:]
+
+
+def bench_size(size: int, measure: int, seed: int) -> dict[str, object]:
+    fill, probe = prefilled(size, measure, seed)
+    with match_file_engine() as (engine, _):
+        fill_s, fill_lat = timed(engine, fill, progress(f"fill {size}", size))
+        elapsed, latencies = timed(engine, probe)
+    return {"indexed": size, "fill": summary(fill_s, fill_lat) if fill else None,
+            "measured": summary(elapsed, latencies),
+            "rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000],
+                        help="events in the index before measuring (1000000 takes ~1 h)")
+    parser.add_argument("--measure", type=int, default=2000, help="events measured per size")
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args()
+    runs = []
+    for size in args.sizes:
+        print(f"engine with {size} events indexed", flush=True)
+        runs.append(bench_size(size, args.measure, args.seed))
+        print(json.dumps(runs[-1]), flush=True)
+    base = runs[0]["measured"]["us_per_event_mean"]  # type: ignore[index]
+    for run in runs:
+        run["cost_vs_smallest"] = round(run["measured"]["us_per_event_mean"] / base, 2)  # type: ignore[index]
+    figures = {"benchmark": "engine", "path": "match-file (validate + Engine.process, "
+               "shared=False, embedded redis-server)", "data": f"signpost demo, seed {args.seed}",
+               "runs": runs, **machine()}
+    print(json.dumps(figures, indent=2))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""kill -9 the ingest, the matcher and the notifier at random points of a stream, start each
+again, and check the outputs against what was sent:
+
+- every event has exactly one link: one distinct decision per event id on `child.links`
+  (a batch replayed after a crash may repeat a decision on the topic, identical byte for byte,
+  because the matcher returns the stored result of an event it already decided);
+- every alert (distinct alert id on `alerts`, repeats identical) reaches the webhook for each
+  of its practitioners: none missing;
+- none is delivered twice: one delivery per idempotency key; a POST in flight at a notifier
+  kill may arrive again after the restart, with the same key and the same body (which is how
+  a receiver shows it once), at most once per delivery worker per notifier kill;
+- nothing went to a DLQ.
+
+Services run as processes (`python -m signpost.cli <service>`), the stream is published at a
+steady rate while the kills happen. SIGNPOST_FAULT_EVENTS (default 2000),
+SIGNPOST_FAULT_ROUNDS (kills of each service, default 1) and SIGNPOST_FAULT_SEED change it;
+`SIGNPOST_FAULT_EVENTS=20000 SIGNPOST_FAULT_ROUNDS=5` is the long run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from signpost.demo import demo_dataset
+from signpost.kafka import ensure_topics
+from signpost.settings import CommonSettings
+from tests.support.pipeline import (
+    ServiceProcess,
+    TopicLog,
+    check_one_decision_each,
+    deliveries_expected,
+    publish_signed,
+    service_env,
+    signing_keys,
+)
+from tests.support.receiver import Received, WebhookReceiver
+from tests.support.wait import wait_until
+
+EVENTS = int(os.environ.get("SIGNPOST_FAULT_EVENTS", "2000"))
+ROUNDS = int(os.environ.get("SIGNPOST_FAULT_ROUNDS", "1"))
+SEED = int(os.environ.get("SIGNPOST_FAULT_SEED", str(random.randrange(10**6))))
+RATE_PER_S = 150.0  # offered load: below the pipeline's pace, so kills land mid-stream
+WORKERS = 2  # notifier delivery workers: the most POSTs in flight at a kill
+SERVICES = ("ingest", "matcher", "notifier")
+DELIVERIES_PER_EVENT = 0.6  # webhooks per demo event, about: how far the notifier has got
+# A matcher killed while it holds the matchers' Redis lock holds everyone up until the lock
+# times out (services/matcher/index.py LOCK_TIMEOUT_S, 30 s): allow for that per kill.
+DRAIN_S = 60.0 + 35.0 * ROUNDS
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.timeout(int(EVENTS / RATE_PER_S + DRAIN_S * 2 + 60))]
+
+
+def _kill_plan(rng: random.Random) -> list[tuple[float, str]]:
+    """(share of its own work done, service) at which to kill: each service ROUNDS times, at
+    random points between 5% and 90% of what it has to do."""
+    return sorted((rng.uniform(0.05, 0.9), s) for s in SERVICES for _ in range(ROUNDS))
+
+
+def test_kill_9_each_service_mid_stream_loses_and_duplicates_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    rng = random.Random(SEED)
+    env = env | {"SIGNPOST_PARTITIONS": "3", "SIGNPOST_DELIVERY_WORKERS": str(WORKERS)}
+    settings = CommonSettings(kafka_bootstrap=env["SIGNPOST_KAFKA_BOOTSTRAP"],
+                              topic_prefix=env["SIGNPOST_TOPIC_PREFIX"], partitions=3)
+    ensure_topics(settings)
+    events, _ = demo_dataset(max(1, EVENTS // 4), seed=SEED)
+    keys = signing_keys(events)
+    receiver = WebhookReceiver().start()
+    values = service_env(env, keys, receiver.url)
+    services = {name: ServiceProcess(name, values, tmp_path).start() for name in SERVICES}
+    links = TopicLog(settings.kafka_bootstrap, settings.topics.links)
+    alerts = TopicLog(settings.kafka_bootstrap, settings.topics.alerts)
+    dlqs = [TopicLog(settings.kafka_bootstrap, t)
+            for t in (settings.topics.events_dlq, settings.topics.alerts_dlq)]
+    progress = [0]
+    kills: list[str] = []
+    feeder = threading.Thread(target=publish_signed, args=(settings, events, keys, RATE_PER_S,
+                                                           progress), daemon=True)
+    ids = [e["event_id"] for e in events]
+    try:
+        feeder.start()
+        done = {"ingest": lambda: progress[0] / len(events),
+                "matcher": lambda: len(links.decisions()) / len(events),
+                "notifier": lambda: len(receiver.received) / (DELIVERIES_PER_EVENT * len(events))}
+        for share, name in _kill_plan(rng):
+            wait_until(lambda s=share, n=name: done[n]() >= s, timeout_s=DRAIN_S)
+            service = services[name]
+            service.kill()
+            kills.append(f"{name}@{done[name]():.0%}")
+            time.sleep(rng.uniform(0.0, 1.0))
+            service.start()
+        feeder.join(timeout=60)
+        wait_until(lambda: set(links.decisions()) >= set(ids), timeout_s=DRAIN_S)
+        # The alerts log may still be catching up with the topic: what is wanted is read
+        # again on every check, and once more when everything has settled.
+        wait_until(lambda: {_key(r) for r in receiver.received}
+                   >= deliveries_expected(alerts.values), timeout_s=DRAIN_S)
+        time.sleep(2.0)  # stragglers: anything more would be a duplicate
+    finally:
+        for log in (links, alerts, *dlqs):
+            log.close()
+        codes = {name: s.stop() for name, s in services.items()}
+        receiver.stop()
+    wanted = deliveries_expected(alerts.values)
+    print(f"seed {SEED}: {len(events)} events, kills (service@its share done): {kills}")
+
+    check_one_decision_each(ids, links.decisions())
+    by_alert: dict[str, set[bytes]] = {}
+    for value in alerts.values:
+        by_alert.setdefault(_alert_id(value), set()).add(value)
+    assert all(len(v) == 1 for v in by_alert.values()), "one alert id, different alerts"
+    deliveries = Counter(_key(r) for r in receiver.received)
+    assert set(deliveries) == wanted, f"{len(wanted - set(deliveries))} alerts missing"
+    replays = {k: n for k, n in deliveries.items() if n > 1}
+    print(f"{len(by_alert)} alerts, {len(wanted)} webhooks, replays of in-flight POSTs: "
+          f"{replays}")
+    assert len(replays) <= WORKERS * ROUNDS and all(n == 2 for n in replays.values()), replays
+    for key in replays:
+        assert len({r.body for r in receiver.received if _key(r) == key}) == 1, key
+    assert [len(log.values) for log in dlqs] == [0, 0], "something was dead-lettered"
+    assert all(c == 0 for c in codes.values()), codes
+
+
+def _key(received: Received) -> str:
+    return received.headers["idempotency-key"]
+
+
+def _alert_id(value: bytes) -> str:
+    return str(json.loads(value)["alert_id"])
