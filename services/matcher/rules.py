@@ -78,6 +78,16 @@ def _twins(p: Pair) -> bool:
             and p.levels["given_name"] not in GIVEN_STRONG)
 
 
+def _one_agency_twin_or_duplicate(p: Pair) -> bool:
+    """Another record at the same agency, the same birth date (or a keying error of it), given
+    names that do not clearly agree, and no shared carer to prove twins: a duplicate record
+    with a mistyped name, or a twin whose carer is missing on one record. Nothing here tells
+    which, so it is never an automatic link (synthetic 20k: Zara and Iqra Chaudhry, twins at
+    one school, one record without a carer, were merged when this was left to the score)."""
+    return (p.same_agency_other_record and p.levels["date_of_birth"] in DOB_AGREES
+            and p.levels["given_name"] not in GIVEN_STRONG)
+
+
 def _twin_like(p: Pair) -> bool:
     return (p.levels["date_of_birth"] in DOB_SAME
             and p.levels["given_name"] in GIVEN_TWIN_LIKE)
@@ -138,6 +148,10 @@ RULES: tuple[Rule, ...] = (
          "same birth date (or a keying error of it), given names that do not clearly agree, "
          "and a different NHS number or sex, or another record at one agency with the same "
          "carer: a twin, never the same child", _twins),
+    Rule("one_agency_twin_or_duplicate", Band.review,
+         "another record at the same agency with the same birth date and given names that do "
+         "not clearly agree, and no shared carer: a duplicate or a twin, so a person decides",
+         _one_agency_twin_or_duplicate),
     Rule("twin_like", Band.review,
          "the same birth date with a placeholder, missing or middle-name-only given name and "
          "nothing that identifies the record: it may be a twin, so a person decides",

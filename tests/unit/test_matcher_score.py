@@ -85,14 +85,27 @@ def test_twins_at_one_agency_are_never_linked() -> None:
     assert (d.outcome, d.rule) == (LinkOutcome.new_child, "twins")
 
 
-def test_typo_in_given_name_at_one_agency_without_a_shared_carer_links() -> None:
-    """An agency's duplicate record with a mistyped given name is the same child: no carer
-    ties the two records to one household, so nothing says twins."""
+def test_typo_in_given_name_at_one_agency_without_a_shared_carer_is_review() -> None:
+    """An agency's duplicate record with a mistyped given name, or a twin whose carer is
+    missing: nothing tells which, so a person decides; never an automatic link."""
     cand, event = _cand({"record_id": "A", "carer": None}, "C1",
                         {"given": "Victpria", "record_id": "B", "carer": None})
     assert cand.scored.level("given_name") == "close"
+    assert cand.scored.total >= MODEL.upper  # the score alone would link
     d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
-    assert (d.outcome, d.child_id, d.rule) == (LinkOutcome.linked, "C1", None)
+    assert (d.outcome, d.rule) == (LinkOutcome.review, "one_agency_twin_or_duplicate")
+
+
+def test_twins_at_one_school_with_one_carer_missing_are_not_linked() -> None:
+    """Zara and Iqra Chaudhry (synthetic 20k, seed 1): twins at one school, two letters apart,
+    the carer recorded on one record only; the score alone linked them."""
+    cand, event = _cand({"given": "Zara", "family": "Chaudhry", "record_id": "A",
+                         "carer": None}, "C1",
+                        {"given": "Iqra", "family": "Chaudhry", "record_id": "B",
+                         "carer": ("Agnieszka", "Nowak")})
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert d.outcome is not LinkOutcome.linked
+    assert d.rule == "one_agency_twin_or_duplicate"
 
 
 def test_near_named_twins_at_one_agency_with_one_carer_are_never_linked() -> None:
@@ -107,7 +120,7 @@ def test_different_name_at_one_agency_without_a_carer_is_review_not_link() -> No
     cand, event = _cand({"record_id": "A", "carer": None}, "C1",
                         {"given": "Anna", "record_id": "B", "carer": None})
     d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
-    assert (d.outcome, d.rule) == (LinkOutcome.review, "alias")
+    assert (d.outcome, d.rule) == (LinkOutcome.review, "one_agency_twin_or_duplicate")
 
 
 def test_different_nhs_numbers_and_near_names_are_twins() -> None:
