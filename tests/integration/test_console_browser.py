@@ -22,6 +22,7 @@ from services.matcher.service import main
 from services.matcher.settings import MatcherSettings
 from services.matcher.thresholds import ThresholdStore
 from signpost.auth import Role, issue_token
+from signpost.crypto import keystore_for, seal_event
 from signpost.embedded import free_port
 from signpost.kafka import ensure_topics, make_producer
 from tests.support.browser import ARTEFACTS, CHROMIUM, chromium
@@ -64,11 +65,14 @@ def browser() -> Iterator[Browser]:
 
 
 def _send(settings: MatcherSettings, *events: dict[str, Any]) -> None:
+    """The events as ingest puts them on `contact.events`: sealed with their records' keys."""
     producer = make_producer(settings)
+    keystore = keystore_for(settings)
     for event in events:
         std = validate(json.dumps(event).encode(), datetime.now(UTC))
         assert isinstance(std, StandardisedEvent)
-        producer.send(settings.topics.events, std.model_dump_json().encode())
+        producer.send(settings.topics.events,
+                      seal_event(std, keystore).model_dump_json().encode())
     producer.flush()
     producer.close()
 
