@@ -36,11 +36,11 @@ from signpost.access import GrantStore
 from signpost.audit import AuditLog, read_audit_topic
 from signpost.auth import Role, issue_token
 from signpost.cli import app as cli
-from signpost.crypto import keystore_for, seal_event
 from signpost.embedded import free_port
 from signpost.kafka import ensure_topics, make_producer
 from signpost.redis import make_redis
 from tests.support.events import make_event
+from tests.support.sealed import publish_sealed
 from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -224,14 +224,7 @@ def test_who_else_serves_nothing_when_the_audit_log_cannot_be_written(
 
 def _sealed_records(settings: MatcherSettings, events: list[dict[str, object]]) -> list[object]:
     """The events as ingest would put them on `contact.events`, read back as Kafka records."""
-    keystore = keystore_for(settings)
-    producer = make_producer(settings)
-    for event in events:
-        std = validate(json.dumps(event).encode(), datetime.now(UTC))
-        assert not isinstance(std, Rejection)
-        producer.send(settings.topics.events,
-                      seal_event(std, keystore).model_dump_json().encode()).get(timeout=10)
-    producer.close()
+    publish_sealed(settings, events)
     consumer = KafkaConsumer(settings.topics.events, bootstrap_servers=settings.kafka_bootstrap,
                              auto_offset_reset="earliest", group_id=None)
     records: list[object] = []

@@ -5,28 +5,24 @@ Screenshots are kept in tests/artefacts/.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis
 from playwright.sync_api import Browser, Page
 
-from schemas import StandardisedEvent
-from services.ingest.validate import validate
 from services.matcher.review import ReviewStore
 from services.matcher.service import main
 from services.matcher.settings import MatcherSettings
 from services.matcher.thresholds import ThresholdStore
 from signpost.auth import Role, issue_token
-from signpost.crypto import keystore_for, seal_event
 from signpost.embedded import free_port
-from signpost.kafka import ensure_topics, make_producer
+from signpost.kafka import ensure_topics
 from tests.support.browser import ARTEFACTS, CHROMIUM, chromium
 from tests.support.events import make_event
+from tests.support.sealed import publish_sealed
 from tests.support.wait import wait_until
 
 TOKEN_SECRET = "console-token-secret"
@@ -65,16 +61,7 @@ def browser() -> Iterator[Browser]:
 
 
 def _send(settings: MatcherSettings, *events: dict[str, Any]) -> None:
-    """The events as ingest puts them on `contact.events`: sealed with their records' keys."""
-    producer = make_producer(settings)
-    keystore = keystore_for(settings)
-    for event in events:
-        std = validate(json.dumps(event).encode(), datetime.now(UTC))
-        assert isinstance(std, StandardisedEvent)
-        producer.send(settings.topics.events,
-                      seal_event(std, keystore).model_dump_json().encode())
-    producer.flush()
-    producer.close()
+    publish_sealed(settings, events)
 
 
 def _figure(page: Page, name: str) -> str:

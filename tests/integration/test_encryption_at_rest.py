@@ -11,26 +11,25 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 
-from schemas import LinkDecision, SealedEvent, StandardisedEvent
+from schemas import LinkDecision, SealedEvent
 from services.ingest.service import main as ingest_main
 from services.ingest.settings import IngestSettings
-from services.ingest.validate import validate
 from services.matcher.engine import Engine
 from services.matcher.service import build_engine
 from services.matcher.service import main as matcher_main
 from services.matcher.settings import MatcherSettings
-from signpost.crypto import KeyShredded, keystore_for, open_event, seal_event
+from signpost.crypto import KeyShredded, keystore_for, open_event
 from signpost.embedded import EmbeddedServer
 from signpost.kafka import ensure_topics, make_producer
 from signpost.settings import CommonSettings
 from signpost.signing import signed_headers
 from tests.support.events import make_event
+from tests.support.sealed import publish_sealed
 from tests.support.services import running_services
 from tests.support.topics import read_topic
 
@@ -133,17 +132,8 @@ def _processed(engine: Engine, settings: CommonSettings,
                events: list[dict[str, object]]) -> tuple[list[bytes], dict[str, str]]:
     """Seal each event as ingest does, put it on contact.events, match it. Returns the topic's
     messages and event id -> child id."""
-    keystore = keystore_for(settings)
-    producer = make_producer(settings)
-    children = {}
-    for event in events:
-        std = validate(json.dumps(event).encode(), datetime.now(UTC))
-        assert isinstance(std, StandardisedEvent)
-        sealed = seal_event(std, keystore)
-        producer.send(settings.topics.events, sealed.model_dump_json().encode()).get(timeout=10)
-        children[str(std.event.event_id)] = engine.process(
-            open_event(sealed, keystore)).decision.child_id
-    producer.close()
+    children = {str(std.event.event_id): engine.process(std).decision.child_id
+                for std in publish_sealed(settings, events)}
     return read_topic(settings.kafka_bootstrap, settings.topics.events, len(events)), children
 
 

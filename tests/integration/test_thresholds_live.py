@@ -6,24 +6,23 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis
 from typer.testing import CliRunner
 
-from schemas import LinkDecision, LinkOutcome, StandardisedEvent
-from services.ingest.validate import validate
+from schemas import LinkDecision, LinkOutcome
 from services.matcher.engine import Result
 from services.matcher.index import Index
 from services.matcher.service import main
 from services.matcher.settings import MatcherSettings
 from signpost.auth import Role, issue_token
 from signpost.cli import app
-from signpost.crypto import keystore_for, seal_event
-from signpost.kafka import ensure_topics, make_producer
+from signpost.crypto import keystore_for
+from signpost.kafka import ensure_topics
 from tests.support.events import make_event
+from tests.support.sealed import publish_sealed
 from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -51,12 +50,7 @@ def _cli(*args: str) -> Any:
 
 
 def _send(settings: MatcherSettings, **kwargs: Any) -> str:
-    std = validate(json.dumps(make_event(**kwargs)).encode(), datetime.now(UTC))
-    assert isinstance(std, StandardisedEvent)
-    producer = make_producer(settings)
-    sealed = seal_event(std, keystore_for(settings))
-    producer.send(settings.topics.events, sealed.model_dump_json().encode()).get(timeout=10)
-    producer.close()
+    [std] = publish_sealed(settings, [make_event(**kwargs)])
     return str(std.event.event_id)
 
 
