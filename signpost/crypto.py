@@ -236,9 +236,6 @@ class KeyStore:
             return 0
         return int(self.r.delete(*[self._name(k) for k in ids]))
 
-    def count(self) -> int:
-        return sum(1 for _ in self.r.scan_iter(match=self._name("*"), count=1000))
-
 
 def keystore_for(settings: CommonSettings) -> KeyStore:
     """The key store the settings name (its own Redis in production)."""

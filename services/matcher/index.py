@@ -149,19 +149,26 @@ class Index:
     def open_records(self, record_ids: list[str]) -> list[tuple[Features, str]]:
         """(features, child id as stored) of each record that exists and can still be opened;
         a record whose data key was deleted is skipped (it is shredded)."""
+        return [(f, str(d["child_id"])) for f, d in self._opened(self._stored(record_ids))]
+
+    def _stored(self, record_ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        """(id, stored form) of each record that exists: one MGET."""
         if not record_ids:
             return []
-        stored = [(rid, json.loads(v)) for rid, v in
-                  zip(record_ids, self.r.mget([self.k.record(i) for i in record_ids]),
-                      strict=True) if v is not None]
+        raw = self.r.mget([self.k.record(i) for i in record_ids])
+        return [(rid, json.loads(v)) for rid, v in zip(record_ids, raw, strict=True)
+                if v is not None]
+
+    def _opened(self, stored: list[tuple[str, dict[str, Any]]]
+                ) -> list[tuple[Features, dict[str, Any]]]:
+        """The stored records whose data key still exists, opened, beside their stored form."""
         keys = self.keystore.get_many(d["key_id"] for _, d in stored)
         out = []
         for rid, d in stored:
             key = keys.get(d["key_id"])
-            if key is None:
-                continue
-            plain = open_sealed(key, _aad(rid, d["key_id"]), unb64(d["sealed"]))
-            out.append((Features.from_dict(json.loads(plain)), str(d["child_id"])))
+            if key is not None:
+                plain = open_sealed(key, _aad(rid, d["key_id"]), unb64(d["sealed"]))
+                out.append((Features.from_dict(json.loads(plain)), d))
         return out
 
     def lock(self) -> Any:
@@ -200,17 +207,7 @@ class Index:
         return self.resolve_many([child_id])[child_id]
 
     def child_info(self, child_id: str) -> ChildInfo:
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hgetall(self.k.child_agencies(child_id))
-        pipe.hvals(self.k.child_practitioners(child_id))
-        pipe.hget(self.k.child(child_id), "shielded")
-        agencies, pracs, shielded = pipe.execute()
-        return ChildInfo(
-            child_id=child_id,
-            agencies=dict(agencies),
-            practitioners=[PractitionerOnRecord.model_validate_json(p) for p in pracs],
-            shielded=shielded == "1",
-        )
+        return self.child_facts([child_id])[child_id].info
 
     def child_facts(self, child_ids: list[str]) -> dict[str, ChildFacts]:
         """Everything a decision reads of these children, in one round trip."""
@@ -398,11 +395,8 @@ class Index:
 
     def child_features(self, child_id: str) -> list[Features]:
         """Every record held on a child (resolved through merges), opened; oldest first."""
-        cid = self.resolve(child_id)
-        ids = sorted(self.record_ids(cid))
-        seqs = self._seqs(ids)
-        return [f for f, _ in sorted(self.open_records(ids),
-                                     key=lambda fc: seqs.get(fc[0].event_id, 0))]
+        opened = self._opened(self._stored(sorted(self.record_ids(self.resolve(child_id)))))
+        return [f for f, _ in sorted(opened, key=lambda fd: int(fd[1]["seq"]))]
 
     def child_ids(self) -> list[str]:
         """Every live child id (a SCAN: for retention runs and reports, not per event)."""
@@ -437,10 +431,10 @@ class Index:
         """
         cid = self.resolve(child_id)
         ids = sorted(self.record_ids(cid))
-        raw = dict(zip(ids, self.r.mget([self.k.record(i) for i in ids]), strict=True))
-        key_ids = {json.loads(v)["key_id"] for v in raw.values() if v is not None}
+        stored = self._stored(ids)
+        key_ids = {d["key_id"] for _, d in stored}
         pipe = self.r.pipeline(transaction=True)
-        for f, _ in self.open_records(ids):
+        for f, _ in self._opened(stored):
             arec = self.digest(record_material(f.agency_id, f.agency_record_id))
             for material in block_keys(f):
                 pipe.zrem(self.k.block(self.digest(material)), f.event_id)
@@ -452,11 +446,6 @@ class Index:
                     self.k.child_practitioners(cid), self.k.cannot_link(cid))
         pipe.execute()
         return Forgotten(child_id=cid, records=len(ids), keys=self.keystore.delete(key_ids))
-
-    def _seqs(self, record_ids: list[str]) -> dict[str, int]:
-        raw = self.r.mget([self.k.record(i) for i in record_ids]) if record_ids else []
-        return {rid: int(json.loads(v)["seq"]) for rid, v in zip(record_ids, raw, strict=True)
-                if v is not None}
 
     def claim_purge_run(self, interval_s: float) -> bool:
         """True for the one caller that claims this interval's scheduled retention purge:
