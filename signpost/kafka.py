@@ -272,8 +272,11 @@ def run_loop(
     handler: Handler,
     stop: threading.Event,
     name: str,
+    batch_scope: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
 ) -> None:
-    """Poll, handle each record, produce, commit; until `stop` is set.
+    """Poll, handle each record, produce, commit; until `stop` is set. Each poll batch's
+    records are handled inside one `batch_scope()` (the matcher's: its shared lock, held
+    once per batch rather than once per event).
 
     Bad data is the handler's business (it returns a DLQ message). An exception out of the
     handler, the producer or the commit means infrastructure trouble: nothing is committed,
@@ -303,9 +306,10 @@ def run_loop(
             first = {tp: records[0].offset for tp, records in batches.items() if records}
             outgoing: list[Outgoing] = []
             try:
-                for records in batches.values():
-                    for record in records:
-                        outgoing.extend(handler(record))
+                with batch_scope():
+                    for records in batches.values():
+                        for record in records:
+                            outgoing.extend(handler(record))
                 _commit_batch(consumer, producer, outgoing)
             except Exception:
                 logger.exception("%s: batch failed; will retry from committed offsets", name)

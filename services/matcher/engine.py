@@ -7,9 +7,12 @@ by event_id: processing an event again returns the stored result unchanged.
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,7 +21,7 @@ from services.matcher.alerts import AlertContext, build_alerts
 from services.matcher.blocking import block_keys
 from services.matcher.cluster import Candidate, Decision, decide
 from services.matcher.compare import TF_VALUES
-from services.matcher.index import ChildFacts, Index, PractitionerOnRecord
+from services.matcher.index import LOCK_TIMEOUT_S, ChildFacts, Index, PractitionerOnRecord
 from services.matcher.model import LinkageModel
 from services.matcher.review import priority, review_item
 from services.matcher.score import score_pair
@@ -28,6 +31,7 @@ from services.matcher.stats import stats_bucket
 __all__ = ["Engine", "Result", "Thresholds"]
 
 Thresholds = Callable[[], tuple[float, float]]  # (upper, lower), read per event
+LOCK_RENEW_S = LOCK_TIMEOUT_S / 3  # exclusive() renews the lock's timeout this often
 MAX_CONSTRAINT_ROUNDS = 8  # cannot-link re-decisions per event; each drops >= 1 child
 
 
@@ -55,19 +59,44 @@ class Engine:
         self.thresholds = thresholds or (lambda: (model.upper, model.lower))
         self.clock = clock
         self.shared = shared
+        self._held: Any = None  # the shared lock, while exclusive() holds it
+        self._renewed = 0.0
 
     def process(self, std: StandardisedEvent) -> Result:
-        event_id = str(std.event.event_id)
-        stored = self.index.stored_result(event_id)
+        if self._held is not None or not self.shared:
+            # Inside exclusive() (or a private prefix): nobody else decides meanwhile.
+            self._keep_lock()
+            stored = self.index.stored_result(str(std.event.event_id))
+            return (Result.model_validate_json(stored) if stored is not None
+                    else self._process_locked(std))
+        stored = self.index.stored_result(str(std.event.event_id))
         if stored is not None:
             return Result.model_validate_json(stored)
-        if not self.shared:  # a private prefix: nobody else can have decided it meanwhile
-            return self._process_locked(std)
-        with self.index.lock():
-            stored = self.index.stored_result(event_id)  # another matcher may have, meanwhile
-            if stored is not None:
-                return Result.model_validate_json(stored)
-            return self._process_locked(std)
+        with self.exclusive():
+            return self.process(std)  # checks again: another matcher may have, meanwhile
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the matchers' shared lock for a run of events (a consumer's poll batch), so
+        each event does not take and free it on its own; re-entrant. The lock's timeout is
+        renewed as events go by, so a long batch never outlives it."""
+        if self._held is not None or not self.shared:
+            yield
+            return
+        lock = self.index.lock()
+        if not lock.acquire():
+            raise TimeoutError("matcher lock not acquired")
+        self._held, self._renewed = lock, time.monotonic()
+        try:
+            yield
+        finally:
+            self._held = None
+            lock.release()
+
+    def _keep_lock(self) -> None:
+        if self._held is not None and time.monotonic() - self._renewed > LOCK_RENEW_S:
+            self._held.reacquire()
+            self._renewed = time.monotonic()
 
     def _candidates(self, f: Features, ids: list[str], tf: dict[str, float],
                     population: int) -> list[Candidate]:

@@ -184,7 +184,7 @@ def can_merge(scored: ScoredPair) -> bool:
     """May this pair join two children into one? Merging is the costliest mistake, so only on
     identity evidence, or on a clearly agreeing given name and the same birth date. 'Baby
     Smith' could be either twin: it may join a child but never bridge two."""
-    levels = {e.comparison: e.level for e in scored.explanation}
+    levels = dict(scored.levels)
     pair = Pair(levels, same_agency_other_record=False)
     return pair.identified or (levels["given_name"] in GIVEN_STRONG
                                and levels["date_of_birth"] in DOB_SAME)
@@ -192,7 +192,7 @@ def can_merge(scored: ScoredPair) -> bool:
 
 def cap_of(event: Features, record: Features, scored: ScoredPair) -> tuple[Band, str | None]:
     """The band cap of the first rule that applies to this pair, and its name."""
-    pair = Pair({e.comparison: e.level for e in scored.explanation},
+    pair = Pair(dict(scored.levels),
                 event.agency_id == record.agency_id
                 and event.agency_record_id != record.agency_record_id)
     if pair.identified:

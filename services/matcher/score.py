@@ -38,12 +38,25 @@ def probability(weight: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class ScoredPair:
+    """A pair's total weight and, per comparison (in COMPARISONS order), its level, weight
+    and the term frequency that replaced u. The explanation is built from these on demand:
+    every candidate is scored, but only a decision's best pair is explained."""
+
     total: float
     prior: float
-    explanation: tuple[FieldExplanation, ...]
+    levels: Mapping[str, str]
+    weights: tuple[float, ...]
+    term_frequencies: tuple[float | None, ...]
 
     def level(self, comparison: str) -> str:
-        return next(e.level for e in self.explanation if e.comparison == comparison)
+        return self.levels[comparison]
+
+    @property
+    def explanation(self) -> tuple[FieldExplanation, ...]:
+        return tuple(FieldExplanation(comparison=name, level=level, weight=weight,
+                                      term_frequency=freq)
+                     for (name, level), weight, freq in zip(
+                         self.levels.items(), self.weights, self.term_frequencies, strict=True))
 
 
 def levels_of(a: Features, b: Features) -> tuple[Level, ...]:
@@ -51,15 +64,31 @@ def levels_of(a: Features, b: Features) -> tuple[Level, ...]:
     return tuple(comp.level_of(a, b) for comp in COMPARISONS)
 
 
-def _weight(model: LinkageModel, comparison: str, level: Level,
-            term_frequency: float | None) -> float:
-    """A level's weight; an exact agreement on a rare value weighs more (Splink's TF rule)."""
-    if level.is_null:
-        return 0.0
-    params = model.levels[comparison][level.name]
-    if term_frequency is not None and level.name == "exact":
-        return match_weight(params.m, max(term_frequency, model.tf_min_u))
-    return match_weight(params.m, params.u)
+@dataclass(frozen=True, slots=True)
+class _Weights:
+    """A model's weights as the scorer reads them: per comparison, level name -> log2(m/u)
+    (null levels 0), and the m of the exact level where a term frequency may replace u."""
+
+    by_level: tuple[dict[str, float], ...]
+    tf_exact_m: tuple[float | None, ...]
+
+
+_WEIGHTS: dict[int, tuple[LinkageModel, _Weights]] = {}
+
+
+def _weights_of(model: LinkageModel) -> _Weights:
+    """The model's weight table, built once per model object (the model is immutable)."""
+    cached = _WEIGHTS.get(id(model))
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    by_level = tuple({level.name: 0.0 if level.is_null else match_weight(
+        model.levels[comp.name][level.name].m, model.levels[comp.name][level.name].u)
+        for level in comp.levels} for comp in COMPARISONS)
+    tf_m = tuple(model.levels[comp.name]["exact"].m if comp.name in model.tf_comparisons
+                 else None for comp in COMPARISONS)
+    table = _Weights(by_level, tf_m)
+    _WEIGHTS[id(model)] = (model, table)
+    return table
 
 
 def score_pair(a: Features, b: Features, model: LinkageModel,
@@ -67,13 +96,23 @@ def score_pair(a: Features, b: Features, model: LinkageModel,
     """Total = prior weight + the weight of each comparison's level (null levels weigh 0).
 
     `tf` maps a comparison to the frequency of the event's value among stored records; it
-    replaces u for that comparison's exact level. `population` is the number of stored records.
+    replaces u for that comparison's exact level (Splink's term-frequency rule: an exact
+    agreement on a rare value weighs more). `population` is the number of stored records.
     """
+    table = _weights_of(model)
     prior = prior_weight(prior_for(model, population))
-    parts = []
-    for comp, level in zip(COMPARISONS, levels_of(a, b), strict=True):
-        freq = tf.get(comp.name) if tf and comp.name in model.tf_comparisons else None
-        weight = _weight(model, comp.name, level, freq)
-        parts.append(FieldExplanation(comparison=comp.name, level=level.name, weight=weight,
-                                      term_frequency=freq if level.name == "exact" else None))
-    return ScoredPair(prior + sum(p.weight for p in parts), prior, tuple(parts))
+    levels: dict[str, str] = {}
+    weights: list[float] = []
+    freqs: list[float | None] = []
+    for comp, by_level, tf_m in zip(COMPARISONS, table.by_level, table.tf_exact_m,
+                                    strict=True):
+        level = comp.level_of(a, b).name
+        levels[comp.name] = level
+        freq = tf.get(comp.name) if tf and level == "exact" else None
+        if freq is not None and tf_m is not None:
+            weights.append(match_weight(tf_m, max(freq, model.tf_min_u)))
+            freqs.append(freq)
+        else:
+            weights.append(by_level[level])
+            freqs.append(None)
+    return ScoredPair(prior + sum(weights), prior, levels, tuple(weights), tuple(freqs))

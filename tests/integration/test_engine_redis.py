@@ -86,3 +86,28 @@ def test_an_event_linking_two_children_merges_them_keeping_the_oldest_id(engine:
         assert engine.index.resolve(b.child_id) == a.child_id
     else:
         pytest.fail(f"expected a merge, got {bridge.outcome} {bridge.explanation}")
+
+
+def test_a_batch_holds_the_shared_lock_and_another_matcher_waits(
+        engine: Engine, redis_client: redis.Redis) -> None:
+    """exclusive() takes the matchers' lock once for a batch (re-entrant, renewed), and a
+    second matcher on the same prefix cannot decide an event until the batch ends."""
+    import threading
+    import time
+
+    other = Engine(engine.index, engine.model)
+    done: list[float] = []
+    with engine.exclusive():
+        with engine.exclusive():  # re-entrant: no deadlock with itself
+            first = engine.process(std())
+        assert redis_client.exists(engine.index.k.lock)
+        waiter = threading.Thread(target=lambda: (other.process(std(record_id="R2")),
+                                                  done.append(time.monotonic())))
+        waiter.start()
+        time.sleep(0.5)
+        assert not done  # the other matcher waits for the lock
+        released = time.monotonic()
+    waiter.join(timeout=10)
+    assert done and done[0] >= released
+    assert not redis_client.exists(engine.index.k.lock)
+    assert first.decision.outcome is LinkOutcome.new_child
