@@ -3,10 +3,12 @@
 For each size N: a fresh embedded redis-server, the engine `signpost match-file` builds
 (`build_engine(..., shared=False)`, validate, `Engine.process` one event at a time), N demo
 events processed to fill the index, then M more measured one by one: events/s, µs per event
-(mean, p50, p99), and how the cost grows with N. Prints and writes bench/results/engine.json.
-Not a test; not run in CI.
+(mean, p50, p99), and how the cost grows with N. With --splink, Splink 5 (DuckDB, EM-trained,
+the same set-up as bench/accuracy.py) links the same N + M events in one batch, training
+included, and the ratio of the two rates is reported. Prints and writes
+bench/results/engine.json. Not a test; not run in CI.
 
-    python bench/engine.py --sizes 10000 100000 --measure 2000
+    python bench/engine.py --sizes 10000 100000 --measure 2000 --splink
 """
 
 from __future__ import annotations
@@ -106,14 +108,46 @@ def prefilled(size: int, measure: int, seed: int) -> tuple[list[StandardisedEven
     return stds[:size], stds[size:]
 
 
-def bench_size(size: int, measure: int, seed: int) -> dict[str, object]:
-    fill, probe = prefilled(size, measure, seed)
+def bench_size(size: int, measure: int, seed: int, splink: bool) -> dict[str, object]:
+    events, _ = demo_dataset(-(-(size + measure) // EVENTS_PER_CHILD), seed)
+    events = events[: size + measure]
+    stds = standardised(events)
+    fill, probe = stds[:size], stds[size:]
     with match_file_engine() as (engine, _):
         fill_s, fill_lat = timed(engine, fill, progress(f"fill {size}", size))
         elapsed, latencies = timed(engine, probe)
-    return {"indexed": size, "fill": summary(fill_s, fill_lat) if fill else None,
-            "measured": summary(elapsed, latencies),
-            "rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    run: dict[str, Any] = {
+        "indexed": size, "fill": summary(fill_s, fill_lat) if fill else None,
+        "measured": summary(elapsed, latencies),
+        "rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if splink:
+        run["splink"] = splink_batch(events)
+        signpost_rate = (size + measure) / (fill_s + elapsed)
+        run["splink"]["signpost_events_per_s_same_events"] = round(signpost_rate, 1)
+        run["splink"]["signpost_vs_splink_rate"] = round(
+            signpost_rate / run["splink"]["events_per_s"], 3)
+    return run
+
+
+def splink_batch(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Splink 5 on the same events, one batch, training included (bench/accuracy.py's set-up):
+    events/s over the whole run, one core or both as DuckDB chooses."""
+    import tempfile
+
+    from accuracy import load_table, run_splink
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+        table = load_table(path)
+    started = time.perf_counter()
+    try:
+        run, _ = run_splink(table)
+    except MemoryError:
+        return {"events": len(events), "failed": "MemoryError"}
+    seconds = time.perf_counter() - started
+    return {"events": len(events), "seconds": round(seconds, 2),
+            "events_per_s": round(len(events) / seconds, 1), "note": run.note}
 
 
 def main() -> None:
@@ -122,11 +156,13 @@ def main() -> None:
                         help="events in the index before measuring (1000000 takes ~1 h)")
     parser.add_argument("--measure", type=int, default=2000, help="events measured per size")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--splink", action="store_true",
+                        help="also run Splink 5 batch on the same events, as a ratio")
     args = parser.parse_args()
     runs = []
     for size in args.sizes:
         print(f"engine with {size} events indexed", flush=True)
-        runs.append(bench_size(size, args.measure, args.seed))
+        runs.append(bench_size(size, args.measure, args.seed, args.splink))
         print(json.dumps(runs[-1]), flush=True)
     base = runs[0]["measured"]["us_per_event_mean"]  # type: ignore[index]
     for run in runs:
