@@ -9,8 +9,9 @@ runs the webhook receiver, so every timestamp comes from one clock: t0 just befo
 t1 when a link is read (consumer fetch wait 10 ms) or when the receiver has read the POST.
 Per phase: sustained events/s (events / first send to last link), p50/p99 publish->link and
 publish->webhook (an event's first alert to arrive), and whether the matcher kept up (all
-linked within 5 s of the last send). Phases continue one demo stream, so later events link to
-earlier children. Prints and writes bench/results/e2e.json. Not a test; not run in CI.
+linked within 5 s of the last send), and each service's CPU time per 1,000 events (from
+/proc: which process is the bottleneck). Phases continue one demo stream, so later events
+link to earlier children. Prints and writes bench/results/e2e.json. Not a test; not run in CI.
 
     python bench/e2e.py --rates 100 300 --seconds 20 --full 5000
 """
@@ -162,7 +163,14 @@ def _ms(values: list[float]) -> dict[str, float | None]:
     return {"p50": round(statistics.median(values), 1), "p99": round(q[98], 1)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def phase(p: Pipeline, events: list[dict[str, Any]], rate: float | None) -> dict[str, object]:
+    cpu_before = {s: cpu_seconds(c.pid) for s, c in zip(SERVICES, p.children, strict=True)}
     sent = p.publish(events, rate)
     last_send = max(sent.values())
     _wait(lambda: set(sent) <= set(p.links.first), DRAIN_S)
@@ -176,6 +184,8 @@ def phase(p: Pipeline, events: list[dict[str, Any]], rate: float | None) -> dict
             first_hook[event_id] = min(at, first_hook.get(event_id, at))
     to_hook = [(at - sent[e]) * 1000 for e, at in first_hook.items()]
     end = max(linked.values()) if linked else last_send
+    cpu = {s: round((cpu_seconds(c.pid) - cpu_before[s]) / len(sent) * 1000, 2)
+           for s, c in zip(SERVICES, p.children, strict=True)}
     return {
         "offered_per_s": rate if rate is not None else "full speed",
         "events": len(sent), "linked": len(linked),
@@ -184,6 +194,7 @@ def phase(p: Pipeline, events: list[dict[str, Any]], rate: float | None) -> dict
         "kept_up": bool(linked) and end - last_send <= KEPT_UP_S,
         "publish_to_link_ms": _ms(to_link),
         "publish_to_webhook_ms": _ms(to_hook), "events_with_webhook": len(to_hook),
+        "cpu_s_per_1000_events": cpu,
     }
 
 

@@ -66,6 +66,7 @@ class Outgoing:
 
 
 Handler = Callable[[ConsumerRecord], Iterable[Outgoing]]
+BatchHandler = Callable[[Sequence[ConsumerRecord]], Iterable[Outgoing]]
 
 
 def security_options(settings: CommonSettings) -> dict[str, Any]:
@@ -273,10 +274,13 @@ def run_loop(
     stop: threading.Event,
     name: str,
     batch_scope: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
+    batch_handler: BatchHandler | None = None,
 ) -> None:
     """Poll, handle each record, produce, commit; until `stop` is set. Each poll batch's
     records are handled inside one `batch_scope()` (the matcher's: its shared lock, held
-    once per batch rather than once per event).
+    once per batch rather than once per event); `batch_handler`, if given, takes each
+    partition's records at once instead of `handler` one by one (ingest: one key-store round
+    trip per batch).
 
     Bad data is the handler's business (it returns a DLQ message). An exception out of the
     handler, the producer or the commit means infrastructure trouble: nothing is committed,
@@ -308,6 +312,9 @@ def run_loop(
             try:
                 with batch_scope():
                     for records in batches.values():
+                        if batch_handler is not None:
+                            outgoing.extend(batch_handler(records))
+                            continue
                         for record in records:
                             outgoing.extend(handler(record))
                 _commit_batch(consumer, producer, outgoing)

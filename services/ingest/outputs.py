@@ -11,9 +11,10 @@ __all__ = ["accepted_outgoing"]
 
 
 def accepted_outgoing(std: StandardisedEvent, settings: IngestSettings,
-                      keystore: KeyStore) -> Outgoing:
+                      keystore: KeyStore, data_key: tuple[str, bytes] | None = None) -> Outgoing:
     """A valid event, sealed, on `contact.events`: keyed by its data key's id, a keyed hash of
-    agency and record, which keeps a record's events in order and names nobody."""
-    sealed = seal_event(std, keystore)
+    agency and record, which keeps a record's events in order and names nobody. `data_key`:
+    the record's (key id, key) if already read (a batch's keys come in one round trip)."""
+    sealed = seal_event(std, keystore, data_key)
     return Outgoing(settings.topics.events, sealed.model_dump_json().encode(),
                     sealed.key_id.encode())

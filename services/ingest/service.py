@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
 
+from schemas import StandardisedEvent
 from services.ingest.authenticate import check_agency, signing_agency
 from services.ingest.gateway import create_app
 from services.ingest.outputs import accepted_outgoing
@@ -26,7 +28,7 @@ from signpost.kafka import (
     run_loop,
 )
 
-__all__ = ["handle", "main"]
+__all__ = ["admit", "handle", "handle_batch", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +44,9 @@ def _reject(record: ConsumerRecord, settings: IngestSettings,
     return [dlq_outgoing(settings.topics.events_dlq, record, rejection.reason, rejection.errors)]
 
 
-def handle(record: ConsumerRecord, settings: IngestSettings,
-           keystore: KeyStore) -> list[Outgoing]:
-    """Every input record ends in exactly one of `contact.events` or its DLQ.
+def admit(record: ConsumerRecord, settings: IngestSettings
+          ) -> StandardisedEvent | list[Outgoing]:
+    """The record's standardised event, or its DLQ message.
 
     Order: the agency's signature over the exact bytes, then parsing and validation, then
     the event's agency against the signing agency.
@@ -58,8 +60,31 @@ def handle(record: ConsumerRecord, settings: IngestSettings,
     mismatch = check_agency(outcome, agency)
     if mismatch is not None:
         return _reject(record, settings, mismatch)
-    ACCEPTED.labels("kafka").inc()
-    return [accepted_outgoing(outcome, settings, keystore)]
+    return outcome
+
+
+def handle_batch(records: Sequence[ConsumerRecord], settings: IngestSettings,
+                 keystore: KeyStore) -> list[Outgoing]:
+    """Every input record ends in exactly one of `contact.events` or its DLQ, in input order.
+    The data keys of all the batch's valid events are read (or made) in one go."""
+    admitted = [admit(record, settings) for record in records]
+    keys = keystore.for_records((a.event.agency.id, a.event.agency_record_id)
+                                for a in admitted if isinstance(a, StandardisedEvent))
+    out: list[Outgoing] = []
+    for a in admitted:
+        if isinstance(a, StandardisedEvent):
+            ACCEPTED.labels("kafka").inc()
+            out.append(accepted_outgoing(a, settings, keystore,
+                                         keys[(a.event.agency.id, a.event.agency_record_id)]))
+        else:
+            out.extend(a)
+    return out
+
+
+def handle(record: ConsumerRecord, settings: IngestSettings,
+           keystore: KeyStore) -> list[Outgoing]:
+    """One record: see handle_batch."""
+    return handle_batch([record], settings, keystore)
 
 
 def main(settings: IngestSettings, stop: threading.Event) -> None:
@@ -76,7 +101,8 @@ def main(settings: IngestSettings, stop: threading.Event) -> None:
         app = create_app(settings, producer)
         server = serve_app_in_thread(app, settings.gateway_port, settings.http_host)
     try:
-        run_loop(consumer, producer, lambda r: handle(r, settings, keystore), stop, "ingest")
+        run_loop(consumer, producer, lambda r: handle(r, settings, keystore), stop, "ingest",
+                 batch_handler=lambda rs: handle_batch(rs, settings, keystore))
     finally:
         if server is not None:
             server.should_exit = True
