@@ -38,6 +38,10 @@ def block_keys(f: Features) -> list[str]:
         keys.extend(f"df|{dob}|{fam}" for fam in families)
         keys.append(f"dp|{dob}|{f.postcode}" if f.postcode else "")
         keys.append(f"dt|{dob}|{f.town}" if f.town else "")
+        # Initials survive the keying errors that change a name's phonetic code (jessiva
+        # for jessica, georfe for george) when the postcode and town are mistyped too.
+        if f.given and f.family:
+            keys.append(f"di|{dob}|{f.given[0][0]}{f.family[0][0]}")
     for fam in families:
         keys.append(f"gf|{given}|{fam}" if given else "")
         keys.append(f"pf|{f.postcode}|{fam}" if f.postcode else "")

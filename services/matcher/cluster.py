@@ -81,15 +81,20 @@ def _best_per_child(
 
 
 def _several(linked: list[tuple[Band, Candidate, str | None]]) -> Decision:
-    """Several children at link band: merge those the event really bridges.
+    """Several children at link band: join the best the event really bridges, merge the rest.
 
-    A pair on a placeholder or missing given name cannot bridge two children; if the best
-    pair is such a pair the event is ambiguous (which twin is 'Baby Smith'?) and goes to review.
+    Only a pair that may bridge two children (rules.can_merge: identity evidence, or a clearly
+    agreeing given name and the same birth date) may choose among them: the event joins the
+    best such pair's child and merges the other such children. A pair on a placeholder,
+    missing or mistyped given name cannot choose; if no pair can, the event is ambiguous
+    (which twin is 'Baby Smith'?) and goes to review. A higher-scoring pair that cannot bridge
+    (a typo of the name) does not stop an exact pair from linking: alone, that pair would link.
     """
-    cand = linked[0][1]
-    if not can_merge(cand.scored):
-        return Decision(LinkOutcome.review, None, cand, rule="ambiguous")
-    others = tuple(t[1].child_id for t in linked[1:] if can_merge(t[1].scored))
+    bridging = [t[1] for t in linked if can_merge(t[1].scored)]
+    if not bridging:
+        return Decision(LinkOutcome.review, None, linked[0][1], rule="ambiguous")
+    cand = bridging[0]
+    others = tuple(c.child_id for c in bridging[1:])
     outcome = LinkOutcome.merged if others else LinkOutcome.linked
     return Decision(outcome, cand.child_id, cand, merge_from=others,
                     discrepancies=discrepancies(cand.scored))

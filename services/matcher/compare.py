@@ -162,9 +162,14 @@ def _swapped(da: date | None, db: date | None) -> bool:
 
 
 def dob_one_digit(a: Features, b: Features) -> bool:
-    """Exactly one digit of YYYYMMDD differs (a keying error)."""
+    """A keying error in YYYYMMDD: exactly one digit differs, or two adjacent digits are
+    transposed (1941 for 1914, 12-13 for 11-23)."""
     sa, sb = (a.dob or "").replace("-", ""), (b.dob or "").replace("-", "")
-    return len(sa) == len(sb) == 8 and sum(x != y for x, y in zip(sa, sb, strict=True)) == 1
+    if not len(sa) == len(sb) == 8:
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(sa, sb, strict=True)) if x != y]
+    return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                              and (sa[diff[0]], sa[diff[1]]) == (sb[diff[1]], sb[diff[0]]))
 
 
 def dob_year_off(a: Features, b: Features) -> bool:

@@ -25,6 +25,8 @@ class Band(IntEnum):
 
 
 GIVEN_STRONG = frozenset({"exact", "equivalent", "swapped"})
+# Given names that cannot be two twins' names: they agree, or each is the other's family name.
+GIVEN_NOT_A_TWIN = GIVEN_STRONG | {"swapped_close"}
 # Explained differences: a keying error (also with the names swapped), a middle name.
 GIVEN_EXPLAINED = GIVEN_STRONG | {"phonetic", "close", "swapped_close", "similar", "other_name"}
 GIVEN_UNINFORMATIVE = frozenset({"null", "placeholder"})
@@ -83,9 +85,11 @@ def _one_agency_twin_or_duplicate(p: Pair) -> bool:
     names that do not clearly agree, and no shared carer to prove twins: a duplicate record
     with a mistyped name, or a twin whose carer is missing on one record. Nothing here tells
     which, so it is never an automatic link (synthetic 20k: Zara and Iqra Chaudhry, twins at
-    one school, one record without a carer, were merged when this was left to the score)."""
+    one school, one record without a carer, were merged when this was left to the score).
+    Given and family names swapped with a keying error are no twins' names: a twin's given
+    name is not its co-twin's family name, which they share."""
     return (p.same_agency_other_record and p.levels["date_of_birth"] in DOB_AGREES
-            and p.levels["given_name"] not in GIVEN_STRONG)
+            and p.levels["given_name"] not in GIVEN_NOT_A_TWIN)
 
 
 def _twin_like(p: Pair) -> bool:

@@ -140,6 +140,47 @@ def test_swapped_names_with_a_typo_link_but_never_bridge_two_children() -> None:
     assert not can_merge(cand.scored)
 
 
+def test_names_swapped_with_a_typo_at_one_agency_link() -> None:
+    """FEBRL's duplicates at one agency: a twin's given name is never its co-twin's family
+    name, so names swapped with a keying error are no twins and need no review."""
+    cand, event = _cand({"given": "Climbie", "family": "Victorai", "record_id": "A",
+                         "carer": None}, "C1", {"record_id": "B", "carer": None})
+    assert cand.scored.level("given_name") == "swapped_close"
+    assert cand.scored.total >= MODEL.upper
+    d = decide(event, [cand], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.child_id, d.rule) == (LinkOutcome.linked, "C1", None)
+
+
+def test_an_exact_pair_links_though_a_typo_pair_scores_higher() -> None:
+    """Two children at link band, the better pair on a mistyped given name (which cannot
+    bridge two children), the other on the exact name: the event joins the exact pair's
+    child, as it would alone, and the typo pair's child is not merged (twins Iqra and Isra)."""
+    event_kwargs: dict[str, object] = {"given": "Isra", "family": "Chaudhry",
+                                       "agency_id": "hosp-1", "carer": None}
+    typo, event = _cand({"given": "Iqra", "family": "Chaudhry", "agency_id": "school-1",
+                         "carer": None}, "C1", event_kwargs)
+    exact, _ = _cand({"given": "Isra", "family": "Chaudhry", "agency_id": "gp-1",
+                      "carer": None, "line": "3 Other Street", "postcode": "N17 6AA"},
+                     "C2", event_kwargs)
+    assert not can_merge(typo.scored)
+    assert typo.scored.total > exact.scored.total >= MODEL.upper
+    d = decide(event, [typo, exact], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.child_id, d.merge_from) == (LinkOutcome.linked, "C2", ())
+
+
+def test_typo_pairs_alone_are_ambiguous() -> None:
+    event_kwargs: dict[str, object] = {"given": "Isrra", "family": "Chaudhry",
+                                       "agency_id": "hosp-1", "carer": None}
+    c1, event = _cand({"given": "Iqra", "family": "Chaudhry", "agency_id": "school-1",
+                       "carer": None}, "C1", event_kwargs)
+    c2, _ = _cand({"given": "Isra", "family": "Chaudhry", "agency_id": "gp-1",
+                   "carer": None}, "C2", event_kwargs)
+    assert min(c1.scored.total, c2.scored.total) >= MODEL.upper
+    assert not can_merge(c1.scored) and not can_merge(c2.scored)
+    d = decide(event, [c1, c2], MODEL.upper, MODEL.lower)  # type: ignore[arg-type]
+    assert (d.outcome, d.rule) == (LinkOutcome.review, "ambiguous")
+
+
 def test_two_children_above_upper_merge() -> None:
     event_kwargs: dict[str, object] = {"agency_id": "hosp-1"}
     c1, event = _cand({"agency_id": "school-1"}, "C1", event_kwargs)
