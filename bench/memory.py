@@ -3,9 +3,12 @@
 For each size N: the engine of `signpost match-file` (bench/engine.py) processes N demo events
 into a fresh embedded redis-server; then Redis's `used_memory` growth (INFO memory) is divided
 by the agency records and by the children made, and `MEMORY USAGE` of every key is summed by
-kind (records, blocking index, children, stored results, ...); the key store's wrapped data
-keys, which live in a Redis of their own in production, are counted apart. The matcher's RSS
-is this process's (the engine runs here, as in `signpost matcher`). Prints and writes
+kind (records, blocking index, children and each of their sets, stored results, ...), also
+per agency record; the key store's wrapped data keys, which live in a Redis of their own in
+production, are counted apart. Then the stored results (`evt`) are deleted, as their TTL
+(SIGNPOST_RESULT_TTL_HOURS) does once the events are older, and `used_memory` is read again:
+the long-run figure. The matcher's RSS is this process's (the engine runs here, as in
+`signpost matcher`, with its cache of opened records). Prints and writes
 bench/results/memory.json. Not a test; not run in CI.
 
     python bench/memory.py --sizes 10000 100000
@@ -38,7 +41,7 @@ def _rss_mib() -> float:
 
 def key_bytes(client: redis.Redis, prefix: str) -> tuple[Counter[str], Counter[str]]:
     """(bytes, keys) per kind of key under the prefix: the word after '{prefix}:m:' (the
-    matcher's), or 'keystore' for the data keys."""
+    matcher's; a child's sets as 'child:recs' etc.), or 'keystore' for the data keys."""
     size: Counter[str] = Counter()
     count: Counter[str] = Counter()
     names: list[str] = []
@@ -50,6 +53,8 @@ def key_bytes(client: redis.Redis, prefix: str) -> tuple[Counter[str], Counter[s
         for name, used in zip(names, pipe.execute(), strict=True):
             parts = name.split(":")
             kind = "keystore" if parts[1] == "ks" else ":".join(parts[2:3]) or parts[1]
+            if kind == "child" and len(parts) > 4:
+                kind = f"child:{parts[4]}"
             size[kind] += int(used or 0)
             count[kind] += 1
         names.clear()
@@ -75,8 +80,12 @@ def bench_size(size: int, seed: int) -> dict[str, object]:
         info = client.info("memory")
         grown = int(info["used_memory"]) - before
         by_kind, keys = key_bytes(client, engine.index.k.prefix)
+        expired = _expire_results(client, f"{engine.index.k.p}:evt:")
+        grown_expired = int(client.info("memory")["used_memory"]) - before
+        cached = len(getattr(engine.index, "_cache", ()))
         client.close()
     store = grown - by_kind.get("keystore", 0)
+    store_expired = grown_expired - by_kind.get("keystore", 0)
     return {
         "events": size, "agency_records": records, "children": children,
         "seconds_to_fill": round(seconds, 1),
@@ -84,14 +93,35 @@ def bench_size(size: int, seed: int) -> dict[str, object]:
         "bytes_per_agency_record": round(store / records),
         "bytes_per_child": round(store / children),
         "bytes_per_event": round(store / size),
+        "results_expired": {"evt_keys_deleted": expired,
+                            "bytes_per_agency_record": round(store_expired / records),
+                            "bytes_per_child": round(store_expired / children),
+                            "bytes_per_event": round(store_expired / size)},
+        "memory_usage_bytes_per_agency_record_by_kind": {
+            kind: round(used / records) for kind, used in by_kind.most_common()},
         "keystore_bytes_per_agency_record": round(by_kind.get("keystore", 0) / records),
         "memory_usage_bytes_by_kind": dict(by_kind.most_common()),
         "keys_by_kind": dict(keys.most_common()),
         "redis_fragmentation_ratio": info.get("mem_fragmentation_ratio"),
         "matcher_rss_mib": _rss_mib(), "matcher_rss_before_fill_mib": rss_before,
+        "matcher_records_cached": cached,
         "matcher_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                                       1),
     }
+
+
+def _expire_results(client: redis.Redis, head: str) -> int:
+    """Delete every stored result (what their TTL does later); how many there were."""
+    deleted = 0
+    batch: list[str] = []
+    for name in client.scan_iter(match=f"{head}*", count=BATCH):
+        batch.append(name)
+        if len(batch) >= BATCH:
+            deleted += int(client.delete(*batch))
+            batch.clear()
+    if batch:
+        deleted += int(client.delete(*batch))
+    return deleted
 
 
 def _fill(engine: Engine, fill: list[object]) -> int:

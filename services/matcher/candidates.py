@@ -5,6 +5,9 @@ found under more of the event's keys agrees on more field pairs, so it is ranked
 keep the newest first. Scoring only the best `cap` bounds an event's cost whatever the size of
 the index or the commonness of a name, while a record that shares a single key with the event
 (a new surname, a mistyped birth date) is still scored whenever the event has few neighbours.
+
+This is the reference: the index runs the same ranking inside Redis (scripts.PREFETCH, tested
+to agree with this function), so the members it does not keep never leave Redis.
 """
 
 from __future__ import annotations

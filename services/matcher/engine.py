@@ -66,9 +66,7 @@ class Engine:
         if self._held is not None or not self.shared:
             # Inside exclusive() (or a private prefix): nobody else decides meanwhile.
             self._keep_lock()
-            stored = self.index.stored_result(str(std.event.event_id))
-            return (Result.model_validate_json(stored) if stored is not None
-                    else self._process_locked(std))
+            return self._process_locked(std)  # its prefetch returns a stored result
         stored = self.index.stored_result(str(std.event.event_id))
         if stored is not None:
             return Result.model_validate_json(stored)
@@ -109,7 +107,9 @@ class Engine:
         f = features(std)
         digests = [self.index.digest(m) for m in block_keys(f)]
         tf_values = {c: TF_VALUES[c](f) for c in self.model.tf_comparisons}
-        ids, population, tf, seq = self.index.prefetch(digests, tf_values)
+        stored, ids, population, tf, seq = self.index.prefetch(f.event_id, digests, tf_values)
+        if stored is not None:  # decided already (a replay): the same result, unchanged
+            return Result.model_validate_json(stored)
         candidates = self._candidates(f, ids, tf, population)
         # A correction is matched like any event (its old records vouch for its agency record)
         # and then replaces them: the wrong values are no longer held (DESIGN §7).

@@ -8,13 +8,33 @@ child's records, index entries and data keys: what is left anywhere of its bytes
 Consistency: Engine.process holds `lock` (one Redis lock shared by every matcher) while it
 reads candidates and commits, and commit() writes everything of one event, including its
 stored result, in one MULTI/EXEC transaction. A crash leaves either all of an event or none.
+
+Memory (README, "Speed and memory"): event ids are 22 characters in key names and set members
+(keys.py `compact_id`); a record seals its fields positionally (`_pack`); blocking and
+term-frequency keys are 64-bit keyed hashes; a child's and an agency record's events are
+sorted sets scored by sequence (listpacks while small, where sets of strings are hash tables);
+stored results are zlib-compressed and expire after SIGNPOST_RESULT_TTL_HOURS. Changing these
+changes the store's layout: a store written by an older version is rebuilt (`signpost
+rebuild`), not read.
+
+Opened records are cached in the process (`_RecordCache`, SIGNPOST_RECORD_CACHE_ENTRIES) by
+record id and exact stored value: the MGET of the stored values still happens every time (a
+deleted record is never served), and a cached record is served only while its data key can
+still be had, from the key store or the key cache (CACHE_TTL_S, 5 minutes at most, in a
+process other than the one that shredded it).
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 import hmac
 import json
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,36 +43,44 @@ from pydantic import BaseModel, ConfigDict
 
 from services.matcher.blocking import block_keys
 from services.matcher.keys import Keys
+from services.matcher.keys import compact_id as _member
+from services.matcher.keys import full_id as _event_id
+from services.matcher.scripts import INDEX_RECORD, PREFETCH, RESOLVE
 from services.matcher.standardise import Features
-from signpost.crypto import KeyStore, b64, open_sealed, seal, unb64
+from signpost.crypto import CryptoError, KeyStore, b64, open_sealed, seal, unb64
 
 __all__ = ["ChildFacts", "ChildInfo", "Forgotten", "Index", "PractitionerOnRecord", "StoredRecord",
            "Superseded"]
 
 LOCK_TIMEOUT_S = 30.0  # a matcher that dies holding the lock frees it after this
 LOCK_WAIT_S = 60.0
-MAX_REDIRECT_HOPS = 64
 BLOCK_TRIM = 2000  # members kept per blocking key; only the newest `cap` are read
 TF_MIN_RECORDS = 500  # below this many records a frequency is noise: no TF adjustment
 TRIM_EVERY = 64  # trim a key's set on one commit in this many: bounded, and cheap
 STATS_KEEP_S = 2 * 3600  # dashboard counters: two hours of 10-second buckets
+MAX_CANDIDATES = 40  # records scored per event, those sharing the most blocking keys
 SCORES_KEPT = 5000  # newest best-candidate scores: enough to estimate the review load
+DIGEST_HEX = 32  # keyed hashes that must not collide (agency records -> children): 128 bits
+BLOCK_DIGEST_HEX = 16  # blocking and term-frequency keys: a collision only adds a candidate
+RESULT_TTL_S = 7 * 24 * 3600  # stored results (idempotency) expire; SIGNPOST_RESULT_TTL_HOURS
+RECORD_CACHE_ENTRIES = 100_000  # opened records kept per process; SIGNPOST_RECORD_CACHE_ENTRIES
 
 
 
 class PractitionerOnRecord(BaseModel):
-    """A practitioner's work contact as the matcher keeps it for a child."""
+    """A practitioner's work contact as the matcher keeps it for a child (stored as JSON
+    without the fields that hold their default)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
-    name: str | None
-    role: str | None
-    email: str | None
-    phone: str | None
+    name: str | None = None
+    role: str | None = None
+    email: str | None = None
+    phone: str | None = None
     agency_id: str
     agency_kind: str
-    lead: bool
+    lead: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +91,7 @@ class StoredRecord:
 
 @dataclass(frozen=True, slots=True)
 class _ChildSets:
-    records: set[str]
+    records: dict[str, float]  # compact member -> sequence
     agencies: dict[str, str]
     practitioners: dict[str, str]
     cannot: set[str]
@@ -107,9 +135,9 @@ class ChildFacts:
     info: ChildInfo
 
 
-def keyed_digest(secret: bytes, material: str) -> str:
+def keyed_digest(secret: bytes, material: str, length: int = DIGEST_HEX) -> str:
     """Keyed hash of key material: the index holds no readable names or record ids."""
-    return hmac.new(secret, material.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret, material.encode(), hashlib.sha256).hexdigest()[:length]
 
 
 def record_material(agency_id: str, agency_record_id: str) -> str:
@@ -119,29 +147,44 @@ def record_material(agency_id: str, agency_record_id: str) -> str:
 
 class Index:
     def __init__(self, client: redis.Redis, prefix: str, blocking_secret: bytes,
-                 cap_per_key: int, keystore: KeyStore) -> None:
+                 cap_per_key: int, keystore: KeyStore,
+                 max_candidates: int = MAX_CANDIDATES, result_ttl_s: float = RESULT_TTL_S,
+                 record_cache_entries: int = RECORD_CACHE_ENTRIES) -> None:
+        """`result_ttl_s`: how long a stored result is kept (0: forever);
+        `record_cache_entries`: opened records kept in this process (0: none)."""
         self.r = client
         self.k = Keys(prefix)
         self._secret = blocking_secret
         self.cap = cap_per_key
+        self.max_candidates = max_candidates
+        self._prefetch = client.register_script(PREFETCH)
+        self._resolve = client.register_script(RESOLVE)
         self.keystore = keystore
+        self.result_ttl_ms = int(result_ttl_s * 1000)
+        self._cache = _RecordCache(record_cache_entries)
 
     @classmethod
     def private(cls, client: redis.Redis, prefix: str, blocking_secret: bytes = b"private",
-                cap_per_key: int = 50, master: bytes = b"private-master-key") -> Index:
+                cap_per_key: int = 50, master: bytes = b"private-master-key",
+                **options: Any) -> Index:
         """An index whose data keys live in the same Redis under its own prefix: for runs that
-        are thrown away whole (tests, benchmarks), never for a service."""
+        are thrown away whole (tests, benchmarks), never for a service. `options`: the
+        constructor's keyword arguments."""
         return cls(client, prefix, blocking_secret, cap_per_key,
-                   KeyStore(client, prefix, master))
+                   KeyStore(client, prefix, master), **options)
 
     # --- sealed records -------------------------------------------------------------------
 
     def seal_record(self, features: Features, child_id: str, seq: int) -> str:
-        """The stored form of a record: ids in clear, every personal field sealed."""
+        """The stored form of a record: ids in clear, every personal field sealed.
+
+        JSON {child_id, seq, agency_id, agency_kind, key_id, sealed}; `sealed` is the base64
+        of the AES-GCM seal of the other fields, positionally (`_pack`), bound to the record
+        id, key id, agency and agency kind (the event id is the key's name)."""
         key_id, key = self.keystore.for_record(features.agency_id, features.agency_record_id,
                                                reuse_cached=True)
-        plain = json.dumps(features.to_dict(), separators=(",", ":")).encode()
-        blob = seal(key, _aad(features.event_id, key_id), plain)
+        blob = seal(key, _aad(features.event_id, key_id, features.agency_id,
+                              features.agency_kind), _pack(features))
         return json.dumps({"child_id": child_id, "seq": seq, "agency_id": features.agency_id,
                            "agency_kind": features.agency_kind, "key_id": key_id,
                            "sealed": b64(blob)}, separators=(",", ":"))
@@ -149,37 +192,68 @@ class Index:
     def open_records(self, record_ids: list[str]) -> list[tuple[Features, str]]:
         """(features, child id as stored) of each record that exists and can still be opened;
         a record whose data key was deleted is skipped (it is shredded)."""
-        return [(f, str(d["child_id"])) for f, d in self._opened(self._stored(record_ids))]
+        return [(o.features, o.child_id) for o in self._opened(self._stored(record_ids))]
 
-    def _stored(self, record_ids: list[str]) -> list[tuple[str, dict[str, Any]]]:
-        """(id, stored form) of each record that exists: one MGET."""
+    def _stored(self, record_ids: list[str]) -> list[tuple[str, str]]:
+        """(id, stored value) of each record that exists: one MGET."""
         if not record_ids:
             return []
         raw = self.r.mget([self.k.record(i) for i in record_ids])
-        return [(rid, json.loads(v)) for rid, v in zip(record_ids, raw, strict=True)
-                if v is not None]
+        return [(rid, str(v)) for rid, v in zip(record_ids, raw, strict=True) if v is not None]
 
-    def _opened(self, stored: list[tuple[str, dict[str, Any]]]
-                ) -> list[tuple[Features, dict[str, Any]]]:
-        """The stored records whose data key still exists, opened, beside their stored form."""
-        keys = self.keystore.get_many(d["key_id"] for _, d in stored)
+    def _opened(self, stored: list[tuple[str, str]]) -> list[_Opened]:
+        """The stored records whose data key still exists, opened.
+
+        A record opened before with the very same stored value comes from the cache, but only
+        while its data key can still be had (`KeyStore.get_many`: from the store, or from this
+        process's key cache, CACHE_TTL_S at most), exactly as if it were opened again."""
+        hits = [self._cache.get((rid, raw)) for rid, raw in stored]
+        metas = [None if hit else json.loads(raw) for (_, raw), hit in zip(stored, hits,
+                                                                            strict=True)]
+        key_ids = [hit.key_id if hit else str(meta["key_id"])  # type: ignore[index]
+                   for hit, meta in zip(hits, metas, strict=True)]
+        keys = self.keystore.get_many(key_ids)
         out = []
-        for rid, d in stored:
-            key = keys.get(d["key_id"])
-            if key is not None:
-                plain = open_sealed(key, _aad(rid, d["key_id"]), unb64(d["sealed"]))
-                out.append((Features.from_dict(json.loads(plain)), d))
+        for (rid, raw), hit, meta, key_id in zip(stored, hits, metas, key_ids, strict=True):
+            key = keys.get(key_id)
+            if key is None:
+                continue  # shredded
+            if hit is None:
+                assert meta is not None
+                hit = _open_record(key, rid, meta)
+                self._cache.put((rid, raw), hit)
+            out.append(hit)
         return out
 
     def lock(self) -> Any:
         return self.r.lock(self.k.lock, timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S)
 
     def digest(self, material: str) -> str:
-        return keyed_digest(self._secret, material)
+        """The keyed hash naming a blocking or term-frequency key (64 bits: a collision
+        only makes a record a candidate, or merges two counts)."""
+        return keyed_digest(self._secret, material, BLOCK_DIGEST_HEX)
+
+    def _arec(self, agency_id: str, agency_record_id: str) -> str:
+        """The keyed hash of an agency record (128 bits: it finds the child)."""
+        return keyed_digest(self._secret, record_material(agency_id, agency_record_id))
 
     def stored_result(self, event_id: str) -> str | None:
+        """The stored result (Result JSON) of an event decided within the result TTL."""
         value = self.r.get(self.k.event(event_id))
-        return str(value) if value is not None else None
+        return _unpack_result(str(value)) if value is not None else None
+
+    def stored_results(self, event_ids: list[str]) -> dict[str, str]:
+        """event id -> stored result JSON, of those still held: one MGET."""
+        if not event_ids:
+            return {}
+        values = self.r.mget([self.k.event(i) for i in event_ids])
+        return {i: _unpack_result(str(v)) for i, v in zip(event_ids, values, strict=True)
+                if v is not None}
+
+    def rewrite_result(self, pipe: Any, event_id: str, result_json: str) -> None:
+        """Queue, on a MULTI pipeline, a stored result rewritten (a split moved its event);
+        it keeps the expiry it had."""
+        pipe.set(self.k.event(event_id), _pack_result(result_json), keepttl=True)
 
     def records(self, record_ids: list[str]) -> list[StoredRecord]:
         opened = self.open_records(record_ids)
@@ -187,21 +261,13 @@ class Index:
         return [StoredRecord(f, roots[cid]) for f, cid in opened]
 
     def resolve_many(self, child_ids: list[str]) -> dict[str, str]:
-        """child id -> the child that now stands for it (after merges): one HMGET per hop."""
-        out = {cid: cid for cid in set(child_ids)}
-        pending = list(out)
-        for _ in range(MAX_REDIRECT_HOPS):
-            if not pending:
-                break
-            current = [out[cid] for cid in pending]
-            targets = self.r.hmget(self.k.redirect, current)
-            moved = []
-            for cid, target in zip(pending, targets, strict=True):
-                if target is not None:
-                    out[cid] = str(target)
-                    moved.append(cid)
-            pending = moved
-        return out
+        """child id -> the child that now stands for it (after merges): one command
+        (scripts.RESOLVE follows the redirects inside Redis)."""
+        unique = list(dict.fromkeys(child_ids))
+        if not unique:
+            return {}
+        return dict(zip(unique, map(str, self._resolve(keys=[self.k.redirect], args=unique)),
+                        strict=True))
 
     def resolve(self, child_id: str) -> str:
         return self.resolve_many([child_id])[child_id]
@@ -242,24 +308,24 @@ class Index:
             pipe.smembers(self.k.cannot_link(cid))
         return frozenset(x for members in pipe.execute() for x in members)
 
-    def prefetch(self, digests: list[str], tf_values: dict[str, str]
-                 ) -> tuple[list[str], int, dict[str, float], int]:
-        """One round trip for what every event needs before scoring: (candidate record ids,
-        stored records, term frequencies, this event's sequence number)."""
+    def prefetch(self, event_id: str, digests: list[str], tf_values: dict[str, str]
+                 ) -> tuple[str | None, list[str], int, dict[str, float], int]:
+        """One command (scripts.PREFETCH) for what every event needs before scoring: (its
+        stored result if it was decided already, else None and: the candidate record ids,
+        ranked and capped as candidates.py says, the number of stored records, term
+        frequencies, this event's sequence number)."""
         named = [(c, v) for c, v in tf_values.items() if v]
-        pipe = self.r.pipeline(transaction=False)
-        for d in digests:
-            pipe.zrevrange(self.k.block(d), 0, self.cap - 1)
-        pipe.get(self.k.tf_total)
-        for comparison, value in named:
-            pipe.get(self.k.tf(comparison, self.digest(value)))
-        pipe.incr(self.k.seq)
-        replies = pipe.execute()
-        seen: dict[str, None] = {}
-        for ids in replies[:len(digests)]:
-            seen.update(dict.fromkeys(ids))
-        total, *counts = replies[len(digests):-1]
-        return list(seen), *_frequencies(int(total or 0), named, counts), int(replies[-1])
+        k = self.k
+        reply = self._prefetch(
+            keys=[k.event(event_id), k.tf_total, k.seq,
+                  *(k.tf(comparison, self.digest(value)) for comparison, value in named),
+                  *(k.block(d) for d in digests)],
+            args=[len(named), self.cap, self.max_candidates])
+        if reply[0]:
+            return _unpack_result(str(reply[0])), [], 0, {}, 0
+        _, total, seq, counts, members = reply
+        ids = [_event_id(m) for m in members]
+        return None, ids, *_frequencies(int(total), named, counts), int(seq)
 
     def next_seq(self) -> int:
         return int(self.r.incr(self.k.seq))
@@ -291,34 +357,34 @@ class Index:
         pipe = self.r.pipeline(transaction=True)
         for old in superseded or ():
             for d in old.digests:
-                pipe.zrem(k.block(d), old.record_id)
+                pipe.zrem(k.block(d), _member(old.record_id))
             pipe.delete(k.record(old.record_id))
-            pipe.srem(k.child_records(old.child_id), old.record_id)
-            pipe.srem(k.agency_record_events(old.arec), old.record_id)
+            pipe.zrem(k.child_records(old.child_id), _member(old.record_id))
+            pipe.zrem(k.agency_record_events(old.arec), _member(old.record_id))
         if new_child:
             pipe.hset(k.child(child_id), mapping={"created": seq, "shielded": "0"})
         for loser, sets in zip(merge_from, merged_data, strict=True):
             self._merge_into(pipe, child_id, loser, sets)
             shielded = shielded or sets.shielded
         pipe.set(k.record(features.event_id), self.seal_record(features, child_id, seq))
-        for d in digests:
-            pipe.zadd(k.block(d), {features.event_id: seq})
-            if seq % TRIM_EVERY == 0:
-                pipe.zremrangebyrank(k.block(d), 0, -BLOCK_TRIM - 1)
-        pipe.incr(k.tf_total)
-        for comparison, value in tf_values.items():
-            if value:
-                pipe.incr(k.tf(comparison, self.digest(value)))
-        pipe.sadd(k.child_records(child_id), features.event_id)
-        arec = self.digest(record_material(features.agency_id, features.agency_record_id))
+        member = _member(features.event_id)
+        counted = [k.tf_total, *(k.tf(comparison, self.digest(value))
+                                 for comparison, value in tf_values.items() if value)]
+        # EVAL, not EVALSHA: inside MULTI a script unknown to a restarted Redis would fail
+        # alone at EXEC while the rest of the transaction went through.
+        pipe.eval(INDEX_RECORD, len(digests) + len(counted), *(k.block(d) for d in digests),
+                  *counted, member, seq, len(digests), BLOCK_TRIM if seq % TRIM_EVERY == 0 else 0)
+        pipe.zadd(k.child_records(child_id), {member: seq})
+        arec = self._arec(features.agency_id, features.agency_record_id)
         pipe.hsetnx(k.agency_records, arec, child_id)
-        pipe.sadd(k.agency_record_events(arec), features.event_id)
+        pipe.zadd(k.agency_record_events(arec), {member: seq})
         pipe.hset(k.child_agencies(child_id), features.agency_id, features.agency_kind)
         pipe.hset(k.child_practitioners(child_id), practitioner.id,
-                  practitioner.model_dump_json())
+                  practitioner.model_dump_json(exclude_defaults=True))
         if shielded:
             pipe.hset(k.child(child_id), "shielded", "1")
-        pipe.set(k.event(features.event_id), result_json)
+        pipe.set(k.event(features.event_id), _pack_result(result_json),
+                 px=self.result_ttl_ms or None)
         if review is not None:
             pipe.set(k.review_item(review[0]), review[1])
             pipe.zadd(k.review_queue, {review[0]: review[2]}, nx=True)
@@ -350,7 +416,15 @@ class Index:
 
     def record_ids(self, child_id: str) -> set[str]:
         """The ids of the records (events) on a child."""
-        return {str(x) for x in self.r.smembers(self.k.child_records(child_id))}
+        return {_event_id(str(m)) for m in self.r.zrange(self.k.child_records(child_id), 0, -1)}
+
+    def move_records(self, pipe: Any, source: str, target: str, seqs: dict[str, int]) -> None:
+        """Queue, on a MULTI pipeline, the move of records (id -> sequence) from one child's
+        record set to another's (a split)."""
+        members = {_member(rid): seq for rid, seq in seqs.items()}
+        if members:
+            pipe.zrem(self.k.child_records(source), *members)
+            pipe.zadd(self.k.child_records(target), members)
 
     def recent_scores(self) -> list[float | None]:
         """The newest events' best-candidate scores, newest first (None: no candidate)."""
@@ -358,19 +432,19 @@ class Index:
 
     def _child_sets(self, cid: str) -> _ChildSets:
         pipe = self.r.pipeline(transaction=False)
-        pipe.smembers(self.k.child_records(cid))
+        pipe.zrange(self.k.child_records(cid), 0, -1, withscores=True)
         pipe.hgetall(self.k.child_agencies(cid))
         pipe.hgetall(self.k.child_practitioners(cid))
         pipe.smembers(self.k.cannot_link(cid))
         pipe.hget(self.k.child(cid), "shielded")
         recs, agencies, pracs, cannot, shielded = pipe.execute()
-        return _ChildSets(set(recs), dict(agencies), dict(pracs), set(cannot), shielded == "1")
+        return _ChildSets(dict(recs), dict(agencies), dict(pracs), set(cannot), shielded == "1")
 
     def _merge_into(self, pipe: Any, winner: str, loser: str, sets: _ChildSets) -> None:
         """Queue, on a MULTI pipeline, the move of everything of `loser` onto `winner`."""
         k = self.k
         if sets.records:
-            pipe.sadd(k.child_records(winner), *sets.records)
+            pipe.zadd(k.child_records(winner), sets.records)
         if sets.agencies:
             pipe.hset(k.child_agencies(winner), mapping=sets.agencies)
         if sets.practitioners:
@@ -386,9 +460,10 @@ class Index:
     def superseded_by(self, correction: Features) -> list[Superseded]:
         """The earlier records of the correcting event's agency record (the caller holds
         `lock`): what the correction replaces."""
-        arec = self.digest(record_material(correction.agency_id, correction.agency_record_id))
-        ids = sorted(str(x) for x in self.r.smembers(self.k.agency_record_events(arec))
-                     if x != correction.event_id)
+        arec = self._arec(correction.agency_id, correction.agency_record_id)
+        members = self.r.zrange(self.k.agency_record_events(arec), 0, -1)
+        ids = sorted(rid for rid in (_event_id(str(m)) for m in members)
+                     if rid != correction.event_id)
         return [Superseded(record_id=f.event_id, child_id=self.resolve(cid), arec=arec,
                            digests=tuple(self.digest(m) for m in block_keys(f)))
                 for f, cid in self.open_records(ids)]
@@ -396,7 +471,7 @@ class Index:
     def child_features(self, child_id: str) -> list[Features]:
         """Every record held on a child (resolved through merges), opened; oldest first."""
         opened = self._opened(self._stored(sorted(self.record_ids(self.resolve(child_id)))))
-        return [f for f, _ in sorted(opened, key=lambda fd: int(fd[1]["seq"]))]
+        return [o.features for o in sorted(opened, key=lambda o: o.seq)]
 
     def child_ids(self) -> list[str]:
         """Every live child id (a SCAN: for retention runs and reports, not per event)."""
@@ -432,12 +507,13 @@ class Index:
         cid = self.resolve(child_id)
         ids = sorted(self.record_ids(cid))
         stored = self._stored(ids)
-        key_ids = {d["key_id"] for _, d in stored}
+        key_ids = {str(json.loads(raw)["key_id"]) for _, raw in stored}
         pipe = self.r.pipeline(transaction=True)
-        for f, _ in self._opened(stored):
-            arec = self.digest(record_material(f.agency_id, f.agency_record_id))
+        for o in self._opened(stored):
+            f = o.features
+            arec = self._arec(f.agency_id, f.agency_record_id)
             for material in block_keys(f):
-                pipe.zrem(self.k.block(self.digest(material)), f.event_id)
+                pipe.zrem(self.k.block(self.digest(material)), _member(f.event_id))
             pipe.hdel(self.k.agency_records, arec)
             pipe.delete(self.k.agency_record_events(arec))
         for rid in ids:
@@ -445,6 +521,7 @@ class Index:
         pipe.delete(self.k.child(cid), self.k.child_records(cid), self.k.child_agencies(cid),
                     self.k.child_practitioners(cid), self.k.cannot_link(cid))
         pipe.execute()
+        self._cache.drop(stored)
         return Forgotten(child_id=cid, records=len(ids), keys=self.keystore.delete(key_ids))
 
     def claim_purge_run(self, interval_s: float) -> bool:
@@ -462,6 +539,124 @@ def _frequencies(total: int, named: list[tuple[str, str]],
     return total, {c: int(n or 0) / total for (c, _), n in zip(named, counts, strict=True)}
 
 
-def _aad(record_id: str, key_id: str) -> bytes:
-    """Associated data of a sealed record: it opens only as this record, under this key."""
-    return f"rec|{record_id}|{key_id}".encode()
+def _aad(record_id: str, key_id: str, agency_id: str, agency_kind: str) -> bytes:
+    """Associated data of a sealed record: it opens only as this record, under this key, with
+    the agency and kind stored in clear beside it."""
+    return f"rec2|{record_id}|{key_id}|{agency_id}|{agency_kind}".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """A stored record, opened."""
+
+    features: Features
+    child_id: str
+    seq: int
+    key_id: str
+
+
+def _open_record(key: bytes, record_id: str, stored: dict[str, Any]) -> _Opened:
+    """Open one stored record; CryptoError if it does not open as this record."""
+    key_id, blob = str(stored["key_id"]), unb64(str(stored["sealed"]))
+    agency_id, agency_kind = str(stored["agency_id"]), str(stored["agency_kind"])
+    plain = open_sealed(key, _aad(record_id, key_id, agency_id, agency_kind), blob)
+    return _Opened(_unpack(plain, record_id, agency_id, agency_kind), str(stored["child_id"]),
+                   int(stored["seq"]), key_id)
+
+
+_CLEAR = ("event_id", "agency_id", "agency_kind")  # not sealed: the key name, and in clear
+_PACKED = tuple(f for f in dataclasses.fields(Features) if f.name not in _CLEAR)
+
+
+def _pack(f: Features) -> bytes:
+    """The sealed fields of a record as a JSON array in field order: a tuple of tokens is one
+    space-joined string when no token is empty or has a space, else a list."""
+    return json.dumps([_pack_value(getattr(f, fld.name)) for fld in _PACKED],
+                      separators=(",", ":")).encode()
+
+
+def _pack_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, tuple):
+        if all(isinstance(t, str) and t and " " not in t for t in value):
+            return " ".join(value)
+        return [list(t) if isinstance(t, tuple) else t for t in value]
+    return value
+
+
+def _unpack(plain: bytes, event_id: str, agency_id: str, agency_kind: str) -> Features:
+    """`_pack`'s inverse: the same Features. Fields added since it was packed take their
+    defaults."""
+    values = json.loads(plain)
+    if not isinstance(values, list) or len(values) > len(_PACKED):
+        raise CryptoError("a sealed record is not in the positional form")
+    fields: dict[str, Any] = {"event_id": event_id, "agency_id": agency_id,
+                              "agency_kind": agency_kind}
+    for fld, value in zip(_PACKED, values, strict=False):
+        fields[fld.name] = _unpack_value(str(fld.type), value)
+    return Features(**fields)
+
+
+def _unpack_value(kind: str, value: Any) -> Any:
+    if kind.startswith("tuple"):
+        if isinstance(value, str):
+            return tuple(value.split(" ")) if value else ()
+        return tuple(tuple(t) if isinstance(t, list) else t for t in value)
+    if kind == "bool":
+        return bool(value)
+    return value
+
+
+def _pack_result(result_json: str) -> str:
+    """A stored result as kept: 'z' and the base64 of its zlib-compressed JSON (about half
+    the JSON's length; base64 rather than base85, which Python encodes ten times slower)."""
+    return "z" + base64.b64encode(zlib.compress(result_json.encode(), 6)).decode("ascii")
+
+
+def _unpack_result(value: str) -> str:
+    """`_pack_result`'s inverse; a value that is not in that form (JSON stored before it, or
+    anything else) is given back as it is, to fail validation where it is read."""
+    if not value.startswith("z"):
+        return value
+    try:
+        return zlib.decompress(base64.b64decode(value[1:], validate=True)).decode()
+    except (ValueError, zlib.error):
+        return value
+
+
+class _RecordCache:
+    """Opened records by (record id, exact stored value), least recently used dropped first;
+    thread-safe. A record whose stored value changed (moved by a split, re-sealed) is a new
+    entry; one that was deleted is never asked for (its MGET returns nothing)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], _Opened] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> _Opened | None:
+        if not self.size:
+            return None
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[str, str], opened: _Opened) -> None:
+        if not self.size:
+            return
+        with self._lock:
+            self._items[key] = opened
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def drop(self, keys: Iterable[tuple[str, str]]) -> None:
+        with self._lock:
+            for key in keys:
+                self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -6,7 +6,42 @@ keys stay in one slot of a Redis Cluster.
 
 from __future__ import annotations
 
-__all__ = ["Keys"]
+import base64
+import binascii
+
+__all__ = ["Keys", "compact_id", "full_id"]
+
+
+def compact_id(event_id: str) -> str:
+    """An event (record) id as it appears in key names and index members: a UUID (canonical:
+    lower case, dashed) as the 22 characters of its 16 bytes in URL-safe base64, not 36; any
+    other id as '=' and itself."""
+    if len(event_id) == 36:
+        try:
+            raw = bytes.fromhex(event_id.replace("-", ""))
+        except ValueError:
+            raw = b""
+        if len(raw) == 16 and _dashed(raw.hex()) == event_id:
+            return base64.urlsafe_b64encode(raw).decode("ascii")[:22]
+    return "=" + event_id
+
+
+def full_id(compact: str) -> str:
+    """`compact_id`'s inverse (a member written before the compact form is the id itself)."""
+    if compact.startswith("="):
+        return compact[1:]
+    if len(compact) == 22:
+        try:
+            raw = base64.urlsafe_b64decode(compact + "==")
+        except (ValueError, binascii.Error):
+            return compact
+        if len(raw) == 16:
+            return _dashed(raw.hex())
+    return compact
+
+
+def _dashed(hex32: str) -> str:
+    return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
 
 
 class Keys:
@@ -28,23 +63,27 @@ class Keys:
         return f"{self.p}:redirect"
 
     def block(self, digest: str) -> str:
-        """ZSET record ids scored by arrival sequence."""
+        """ZSET record ids (`compact_id`) scored by arrival sequence."""
         return f"{self.p}:blk:{digest}"
 
     def record(self, record_id: str) -> str:
-        """STRING JSON {features, child_id, seq}."""
-        return f"{self.p}:rec:{record_id}"
+        """STRING JSON {child_id, seq, agency_id, agency_kind, key_id, sealed features}."""
+        return f"{self.p}:rec:{compact_id(record_id)}"
 
     def event(self, event_id: str) -> str:
-        """STRING JSON of the stored result: makes processing idempotent."""
-        return f"{self.p}:evt:{event_id}"
+        """STRING JSON of the stored result: makes processing idempotent (expires after
+        SIGNPOST_RESULT_TTL_HOURS)."""
+        return f"{self.p}:evt:{compact_id(event_id)}"
 
     def child(self, child_id: str) -> str:
         """HASH created_seq, shielded."""
         return f"{self.p}:child:{child_id}"
 
     def child_records(self, child_id: str) -> str:
-        return f"{self.p}:child:{child_id}:recs"
+        """ZSET the child's record ids (compact) scored by sequence: a listpack while small,
+        where a SET of strings is a hash table (the name changed with the type, from
+        `:recs`)."""
+        return f"{self.p}:child:{child_id}:records"
 
     def child_agencies(self, child_id: str) -> str:
         """HASH agency id -> agency kind."""
@@ -69,8 +108,10 @@ class Keys:
         return f"{self.p}:arec"
 
     def agency_record_events(self, digest: str) -> str:
-        """SET the event ids an agency record (keyed hash) has sent: corrections, deletion."""
-        return f"{self.p}:arec:{digest}"
+        """ZSET the event ids (compact) an agency record (keyed hash) has sent, scored by
+        sequence: corrections, deletion. (A ZSET, unlike a SET of strings, is a listpack
+        while small; the name changed with the type, from `arec:{digest}`.)"""
+        return f"{self.p}:arev:{digest}"
 
     def cannot_link(self, child_id: str) -> str:
         """SET child ids this child must never be linked with."""

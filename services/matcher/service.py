@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
@@ -56,7 +57,10 @@ def build_engine(settings: MatcherSettings, shared: bool = True,
     lower = settings.lower_threshold if settings.lower_threshold is not None else model.lower
     index = Index(make_redis(settings), settings.key_prefix,
                   settings.blocking_secret.get_secret_value().encode(),
-                  settings.candidates_per_key, keystore or keystore_for(settings))
+                  settings.candidates_per_key, keystore or keystore_for(settings),
+                  max_candidates=settings.max_candidates,
+                  result_ttl_s=settings.result_ttl_hours * 3600,
+                  record_cache_entries=settings.record_cache_entries)
     store = ThresholdStore(index.r, settings.key_prefix, (upper, lower))
     return Engine(index, model, thresholds=LiveThresholds(store), shared=shared)
 
@@ -74,11 +78,38 @@ def handle(record: ConsumerRecord, engine: Engine, settings: MatcherSettings,
            audit: AuditLog | None = None) -> list[Outgoing]:
     """One record from `contact.events`: opened with its data key, then matched. A record that
     does not parse or open goes to the DLQ; one whose key was deleted is skipped."""
+    return handle_batch([record], engine, settings, audit)
+
+
+def handle_batch(records: Sequence[ConsumerRecord], engine: Engine, settings: MatcherSettings,
+                 audit: AuditLog | None = None) -> list[Outgoing]:
+    """A poll batch's records, in order, each as `handle` says; the data keys of them all are
+    read first in one round trip (most are new to this process: ingest just made them)."""
+    parsed = [_parse(record, settings) for record in records]
+    engine.index.keystore.get_many(p.key_id for p in parsed if isinstance(p, SealedEvent))
+    out: list[Outgoing] = []
+    for record, p in zip(records, parsed, strict=True):
+        out.extend(_match(record, p, engine, settings, audit) if isinstance(p, SealedEvent)
+                   else p)
+    return out
+
+
+def _parse(record: ConsumerRecord, settings: MatcherSettings) -> SealedEvent | list[Outgoing]:
     try:
-        sealed = SealedEvent.model_validate_json(record.value or b"")
-        std = open_event(sealed, engine.index.keystore)
+        return SealedEvent.model_validate_json(record.value or b"")
     except ValidationError as exc:
         logger.warning("%s: not a sealed event; dead-lettered", record_location(record))
+        return [dlq_outgoing(settings.topics.events_dlq, record, DlqReason.processing_failed,
+                             validation_errors(exc))]
+
+
+def _match(record: ConsumerRecord, sealed: SealedEvent, engine: Engine,
+           settings: MatcherSettings, audit: AuditLog | None) -> list[Outgoing]:
+    try:
+        std = open_event(sealed, engine.index.keystore)
+    except ValidationError as exc:  # opened, but not an event of ours
+        logger.warning("%s: sealed content is not an event; dead-lettered",
+                       record_location(record))
         return [dlq_outgoing(settings.topics.events_dlq, record, DlqReason.processing_failed,
                              validation_errors(exc))]
     except KeyShredded:
@@ -125,7 +156,8 @@ def main(settings: MatcherSettings, stop: threading.Event) -> None:
     audit = build_audit_log(settings, engine.index.r, producer, "matcher")
     try:
         run_loop(consumer, producer, lambda r: handle(r, engine, settings, audit), stop,
-                 "matcher")
+                 "matcher", batch_scope=engine.exclusive,
+                 batch_handler=lambda rs: handle_batch(rs, engine, settings, audit))
     finally:
         if purger is not None:
             purger.join(timeout=PURGE_STOP_S)

@@ -21,6 +21,20 @@ class MatcherSettings(CommonSettings):
     lower_threshold: float | None = Field(default=None, description="override the model's")
     candidates_per_key: int = Field(default=50, ge=1, le=1000,
                                     description="newest records read per blocking key")
+    max_candidates: int = Field(
+        default=40, ge=1, le=5000,
+        description="records scored per event: those sharing the most of its blocking keys")
+    result_ttl_hours: float = Field(
+        default=168.0, ge=0,
+        description="hours each event's stored result (`evt` key) is kept, so that a "
+                    "redelivered or replayed event gets its first decision back; must "
+                    "exceed the longest a decided event can wait uncommitted on "
+                    "`contact.events`; 0 = kept forever")
+    record_cache_entries: int = Field(
+        default=100_000, ge=0,
+        description="opened (decrypted) records each matcher keeps in memory, newest "
+                    "used first; still read from Redis and opened only while their data "
+                    "key exists; 0 = off")
     matcher_group: str = Field(default="signpost-matcher", description="consumer group")
     matcher_http_port: int = Field(default=8083, description="/healthz and /metrics; 0 = off")
     console_lag_groups: dict[str, str] = Field(

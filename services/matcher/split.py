@@ -56,12 +56,10 @@ def _practitioners(all_pracs: dict[str, str], agencies: dict[str, str]) -> dict[
 
 def _rewrite_results(index: Index, pipe: Any, moved: set[str], target: str) -> None:
     """Point the stored result of each moved event at its new child."""
-    keys = [index.k.event(i) for i in sorted(moved)]
-    for key, raw in zip(keys, index.r.mget(keys), strict=True):
-        if raw is not None:
-            result = json.loads(raw)
-            result["decision"]["child_id"] = target
-            pipe.set(key, json.dumps(result, separators=(",", ":")))
+    for event_id, raw in index.stored_results(sorted(moved)).items():
+        result = json.loads(raw)
+        result["decision"]["child_id"] = target
+        index.rewrite_result(pipe, event_id, json.dumps(result, separators=(",", ":")))
 
 
 def _replace_hash(pipe: Any, key: str, mapping: dict[str, str]) -> None:
@@ -85,8 +83,8 @@ def split_child(*, index: Index, child_id: str, record_ids: list[str], into: str
         for rid, rec in moving.items():
             pipe.set(k.record(rid), json.dumps({**rec, "child_id": target},
                                                separators=(",", ":")))
-        pipe.srem(k.child_records(source), *moving)
-        pipe.sadd(k.child_records(target), *moving)
+        index.move_records(pipe, source, target,
+                           {rid: int(rec["seq"]) for rid, rec in moving.items()})
         _replace_hash(pipe, k.child_agencies(source), _agencies(staying))
         _replace_hash(pipe, k.child_practitioners(source),
                       _practitioners(pracs, _agencies(staying)))

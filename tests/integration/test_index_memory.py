@@ -1,0 +1,165 @@
+"""The index's compact storage against a real Redis: stored results are compressed and expire,
+records open to the very Features sealed, and the cache of opened records serves nothing that
+was deleted or shredded."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis
+
+from schemas import StandardisedEvent
+from services.ingest.validate import validate
+from services.matcher.engine import Engine
+from services.matcher.index import Index
+from services.matcher.keys import compact_id, full_id
+from services.matcher.model import default_model
+from services.matcher.standardise import Features
+from tests.support.events import make_event
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def prefix(redis_client: redis.Redis) -> Iterator[str]:
+    name = f"m{uuid.uuid4().hex[:8]}"
+    yield name
+    for key in redis_client.scan_iter(match=f"{{{name}}}:*"):
+        redis_client.delete(key)
+
+
+def std(**kwargs: Any) -> StandardisedEvent:
+    out = validate(json.dumps(make_event(**kwargs)).encode(), datetime.now(UTC))
+    assert isinstance(out, StandardisedEvent)
+    return out
+
+
+def odd_features(event_id: str, **changes: Any) -> Features:
+    """Features with every shape the packed form must keep: empty tuples, a token with a space
+    and an empty token, None, a carer with a space, a closure."""
+    values: dict[str, Any] = dict(
+        event_id=event_id, agency_id="school-0042", agency_kind="school",
+        agency_record_id="R 1", given=("anne", "marie"), middle=(), family=("o brien", ""),
+        other_names=("x",), dob=None, sex="U", nhs=None, postcode="N17 9EJ",
+        address=("12", "somerset", "road"), town="", carers=(("marie therese", "kouao"),),
+        closed=True)
+    values.update(changes)
+    return Features(**values)
+
+
+def test_stored_results_expire_and_the_record_stays(redis_client: redis.Redis,
+                                                    prefix: str) -> None:
+    index = Index.private(redis_client, prefix, result_ttl_s=0.3)
+    engine = Engine(index, default_model(), shared=False)
+    event = std()
+    first = engine.process(event)
+    event_id = str(event.event.event_id)
+    assert 0 < redis_client.pttl(index.k.event(event_id)) <= 300
+    assert engine.process(event) == first, "a redelivery within the TTL gets its result"
+    time.sleep(0.5)
+    assert index.stored_result(event_id) is None
+    assert [f.event_id for f in index.child_features(first.decision.child_id)] == [event_id]
+
+
+def test_results_kept_forever_with_ttl_zero(redis_client: redis.Redis, prefix: str) -> None:
+    index = Index.private(redis_client, prefix, result_ttl_s=0)
+    event = std()
+    Engine(index, default_model(), shared=False).process(event)
+    assert redis_client.pttl(index.k.event(str(event.event.event_id))) == -1
+
+
+def test_records_open_to_the_features_sealed(redis_client: redis.Redis, prefix: str) -> None:
+    index = Index.private(redis_client, prefix, record_cache_entries=0)
+    plain = odd_features(str(uuid.uuid4()), closed=False, given=("", "a"), carers=())
+    odd = odd_features("not-a-uuid")
+    for f in (plain, odd):
+        redis_client.set(index.k.record(f.event_id), index.seal_record(f, "C1", 7))
+    assert index.open_records([plain.event_id, odd.event_id]) == [(plain, "C1"), (odd, "C1")]
+    assert set(json.loads(str(redis_client.get(index.k.record(odd.event_id))))) == {
+        "child_id", "seq", "agency_id", "agency_kind", "key_id", "sealed"}
+
+
+def test_tampered_clear_fields_do_not_open(redis_client: redis.Redis, prefix: str) -> None:
+    index = Index.private(redis_client, prefix, record_cache_entries=0)
+    f = odd_features(str(uuid.uuid4()))
+    stored = json.loads(index.seal_record(f, "C1", 1))
+    redis_client.set(index.k.record(f.event_id), json.dumps({**stored, "agency_kind": "gp"}))
+    with pytest.raises(Exception, match="does not open"):
+        index.open_records([f.event_id])
+
+
+def test_ids_in_keys_and_members_are_compact_and_reversible() -> None:
+    eid = str(uuid.uuid4())
+    assert len(compact_id(eid)) == 22 and full_id(compact_id(eid)) == eid
+    for other in ["e1", eid.upper(), "=x", "", "a" * 22]:
+        assert full_id(compact_id(other)) == other
+    assert full_id(eid) == eid, "a member written before the compact form"
+
+
+def test_cache_serves_a_record_read_again(redis_client: redis.Redis, prefix: str) -> None:
+    index = Index.private(redis_client, prefix, record_cache_entries=2)
+    fs = [odd_features(str(uuid.uuid4()), agency_record_id=f"R{i}") for i in range(3)]
+    for f in fs:
+        redis_client.set(index.k.record(f.event_id), index.seal_record(f, "C1", 1))
+    (once,) = index.open_records([fs[0].event_id])
+    (again,) = index.open_records([fs[0].event_id])
+    assert again == once and again[0] is once[0], "opened once, then served from the cache"
+    # A changed stored value (a split moves the record) is opened again, never the old one.
+    redis_client.set(index.k.record(fs[0].event_id), index.seal_record(fs[0], "C2", 1))
+    assert index.open_records([fs[0].event_id]) == [(fs[0], "C2")]
+    index.open_records([f.event_id for f in fs])
+    assert len(index._cache) == 2, "bounded"
+    redis_client.delete(index.k.record(fs[2].event_id))
+    assert [f.event_id for f, _ in index.open_records([f.event_id for f in fs])] == [
+        fs[0].event_id, fs[1].event_id], "a deleted record is not served from the cache"
+
+
+def test_cache_serves_nothing_shredded(redis_client: redis.Redis, prefix: str) -> None:
+    """forget_child, then a backup's bytes put back: nothing opens, in this process or in
+    another once its key cache has let the data key go (CACHE_TTL_S at most)."""
+    here = Index.private(redis_client, prefix)
+    engine = Engine(here, default_model(), shared=False)
+    first = engine.process(std()).decision
+    engine.process(std(agency_id="gp-7", agency_kind="gp", record_id="G1"))
+    ids = sorted(here.record_ids(first.child_id))
+    assert len(ids) == 2
+    elsewhere = Index.private(redis_client, prefix)
+    assert len(elsewhere.open_records(ids)) == 2  # now cached there too
+    backup = dict(zip(ids, redis_client.mget([here.k.record(i) for i in ids]), strict=True))
+    assert len(here.open_records(ids)) == 2
+    with here.lock():
+        gone = here.forget_child(first.child_id)
+    assert (gone.records, gone.keys) == (2, 2)
+    redis_client.mset({here.k.record(i): str(v) for i, v in backup.items()})
+    assert here.open_records(ids) == []
+    assert len(here._cache) == 0
+    key_ids = {json.loads(str(v))["key_id"] for v in backup.values()}
+    elsewhere.keystore._cache.drop(key_ids)  # its key cache expired
+    assert elsewhere.open_records(ids) == []
+
+
+def test_stored_results_are_compressed_and_keep_their_ttl(redis_client: redis.Redis,
+                                                          prefix: str) -> None:
+    index = Index.private(redis_client, prefix, result_ttl_s=60)
+    event = std()
+    result = Engine(index, default_model(), shared=False).process(event)
+    event_id = str(event.event.event_id)
+    raw = str(redis_client.get(index.k.event(event_id)))
+    assert raw.startswith("z") and len(raw) < len(result.model_dump_json())
+    assert index.stored_result(event_id) == result.model_dump_json()
+    assert index.stored_results([event_id, str(uuid.uuid4())]) == {
+        event_id: result.model_dump_json()}
+    pipe = redis_client.pipeline(transaction=True)
+    index.rewrite_result(pipe, event_id, '{"moved":1}')
+    pipe.execute()
+    assert index.stored_result(event_id) == '{"moved":1}'
+    assert 0 < redis_client.pttl(index.k.event(event_id)) <= 60_000, "a rewrite keeps the TTL"
+    for plain in ['{"decision":1}', "{broken", "z-not-packed"]:  # before the packed form
+        redis_client.set(index.k.event(event_id), plain)
+        assert index.stored_result(event_id) == plain
