@@ -5,8 +5,8 @@ its agency record (signpost/crypto.py); the key store lives in another Redis. Bl
 term-frequency keys and the agency-record index are keyed hashes. `forget_child` deletes a
 child's records, index entries and data keys: what is left anywhere of its bytes is noise.
 
-Consistency: Engine.process holds `lock` (one Redis lock shared by every matcher) while it
-reads candidates and commits, and commit() writes everything of one event, including its
+Consistency: Engine.process holds `lock` (one Redis lock shared by every matcher; the service
+holds it once per poll batch, Engine.exclusive) while it reads candidates and commits, and commit() writes everything of one event, including its
 stored result, in one MULTI/EXEC transaction. A crash leaves either all of an event or none.
 
 Memory (README, "Speed and memory"): event ids are 22 characters in key names and set members
