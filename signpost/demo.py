@@ -525,7 +525,7 @@ class _Stream:
         self.known: list[DemoChild] = []
         self.records: dict[str, dict[str, tuple[DemoAgency, Record]]] = {}
         self.first_agency: dict[str, DemoAgency] = {}  # household id -> agency
-        self.closed: list[tuple[str, str]] = []  # (agency id, child id) of closed records
+        self.closed: set[tuple[str, str]] = set()  # (agency id, child id) of closed records
         self.clock = STREAM_START
 
     def __iter__(self) -> Iterator[tuple[dict[str, Any], str]]:
@@ -565,7 +565,7 @@ class _Stream:
             return _kind(agency.kind).first_event
         event_type = self.rng.choice(REPEAT_EVENT_TYPES)
         if event_type == "closure":
-            self.closed.append(key)
+            self.closed.add(key)
         return event_type
 
     def _emit(self, child: DemoChild, agency: DemoAgency,
