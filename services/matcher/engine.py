@@ -7,6 +7,7 @@ by event_id: processing an event again returns the stored result unchanged.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -60,10 +61,11 @@ class Engine:
         self.clock = clock
         self.shared = shared
         self._held: Any = None  # the shared lock, while exclusive() holds it
+        self._holder = 0  # the thread that holds it: exclusive() is per thread
         self._renewed = 0.0
 
     def process(self, std: StandardisedEvent) -> Result:
-        if self._held is not None or not self.shared:
+        if self._holds() or not self.shared:
             # Inside exclusive() (or a private prefix): nobody else decides meanwhile.
             self._keep_lock()
             return self._process_locked(std)  # its prefetch returns a stored result
@@ -78,21 +80,25 @@ class Engine:
         """Hold the matchers' shared lock for a run of events (a consumer's poll batch), so
         each event does not take and free it on its own; re-entrant. The lock's timeout is
         renewed as events go by, so a long batch never outlives it."""
-        if self._held is not None or not self.shared:
+        if self._holds() or not self.shared:
             yield
             return
         lock = self.index.lock()
         if not lock.acquire():
             raise TimeoutError("matcher lock not acquired")
-        self._held, self._renewed = lock, time.monotonic()
+        self._held, self._holder = lock, threading.get_ident()
+        self._renewed = time.monotonic()
         try:
             yield
         finally:
-            self._held = None
+            self._held, self._holder = None, 0
             lock.release()
 
+    def _holds(self) -> bool:
+        return self._held is not None and self._holder == threading.get_ident()
+
     def _keep_lock(self) -> None:
-        if self._held is not None and time.monotonic() - self._renewed > LOCK_RENEW_S:
+        if self._holds() and time.monotonic() - self._renewed > LOCK_RENEW_S:
             self._held.reacquire()
             self._renewed = time.monotonic()
 

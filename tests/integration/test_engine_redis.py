@@ -103,11 +103,16 @@ def test_a_batch_holds_the_shared_lock_and_another_matcher_waits(
         assert redis_client.exists(engine.index.k.lock)
         waiter = threading.Thread(target=lambda: (other.process(std(record_id="R2")),
                                                   done.append(time.monotonic())))
+        # the same engine on another thread (an API thread, say) is not inside the batch
+        same = threading.Thread(target=lambda: (engine.process(std(record_id="R3")),
+                                                done.append(time.monotonic())))
         waiter.start()
+        same.start()
         time.sleep(0.5)
-        assert not done  # the other matcher waits for the lock
+        assert not done  # the other matcher, and the other thread, wait for the lock
         released = time.monotonic()
     waiter.join(timeout=10)
-    assert done and done[0] >= released
+    same.join(timeout=10)
+    assert len(done) == 2 and min(done) >= released
     assert not redis_client.exists(engine.index.k.lock)
     assert first.decision.outcome is LinkOutcome.new_child
