@@ -6,8 +6,9 @@ term-frequency keys and the agency-record index are keyed hashes. `forget_child`
 child's records, index entries and data keys: what is left anywhere of its bytes is noise.
 
 Consistency: Engine.process holds `lock` (one Redis lock shared by every matcher; the service
-holds it once per poll batch, Engine.exclusive) while it reads candidates and commits, and commit() writes everything of one event, including its
-stored result, in one MULTI/EXEC transaction. A crash leaves either all of an event or none.
+holds it once per poll batch, Engine.exclusive) while it reads candidates and commits, and
+commit() writes everything of one event, including its stored result, in one MULTI/EXEC
+transaction. A crash leaves either all of an event or none.
 
 Memory (README, "Speed and memory"): event ids are 22 characters in key names and set members
 (keys.py `compact_id`); a record seals its fields positionally (`_pack`); blocking and
