@@ -267,20 +267,24 @@ def _bootstrap(consumer: KafkaConsumer) -> str | list[str]:
     return servers
 
 
+def each_record(handle: Handler) -> BatchHandler:
+    """A batch handler that handles each record on its own, in order."""
+    return lambda records: [out for record in records for out in handle(record)]
+
+
 def run_loop(
     consumer: KafkaConsumer,
     producer: KafkaProducer,
-    handler: Handler,
+    handler: BatchHandler,
     stop: threading.Event,
     name: str,
     batch_scope: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
-    batch_handler: BatchHandler | None = None,
 ) -> None:
-    """Poll, handle each record, produce, commit; until `stop` is set. Each poll batch's
-    records are handled inside one `batch_scope()` (the matcher's: its shared lock, held
-    once per batch rather than once per event); `batch_handler`, if given, takes each
-    partition's records at once instead of `handler` one by one (ingest: one key-store round
-    trip per batch).
+    """Poll, handle each partition's records, produce, commit; until `stop` is set. `handler`
+    takes a partition's records at once (ingest: one key-store round trip per batch; a
+    service that handles records one by one passes `each_record(handle)`). Each poll batch is
+    handled inside one `batch_scope()` (the matcher's: its shared lock, held once per batch
+    rather than once per event).
 
     Bad data is the handler's business (it returns a DLQ message). An exception out of the
     handler, the producer or the commit means infrastructure trouble: nothing is committed,
@@ -312,11 +316,7 @@ def run_loop(
             try:
                 with batch_scope():
                     for records in batches.values():
-                        if batch_handler is not None:
-                            outgoing.extend(batch_handler(records))
-                            continue
-                        for record in records:
-                            outgoing.extend(handler(record))
+                        outgoing.extend(handler(records))
                 _commit_batch(consumer, producer, outgoing)
             except Exception:
                 logger.exception("%s: batch failed; will retry from committed offsets", name)
@@ -347,5 +347,5 @@ def record_location(record: ConsumerRecord) -> str:
     return f"{record.topic}/{record.partition}@{record.offset}"
 
 
-__all__ += ["PIPELINE_FETCH_MAX_WAIT_MS", "TopicPartition", "consumer_options", "make_reader",
-            "record_location", "security_options", "wait_for_assignment"]
+__all__ += ["PIPELINE_FETCH_MAX_WAIT_MS", "TopicPartition", "consumer_options", "each_record",
+            "make_reader", "record_location", "security_options", "wait_for_assignment"]

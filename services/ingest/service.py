@@ -101,8 +101,8 @@ def main(settings: IngestSettings, stop: threading.Event) -> None:
         app = create_app(settings, producer)
         server = serve_app_in_thread(app, settings.gateway_port, settings.http_host)
     try:
-        run_loop(consumer, producer, lambda r: handle(r, settings, keystore), stop, "ingest",
-                 batch_handler=lambda rs: handle_batch(rs, settings, keystore))
+        run_loop(consumer, producer, lambda rs: handle_batch(rs, settings, keystore), stop,
+                 "ingest")
     finally:
         if server is not None:
             server.should_exit = True

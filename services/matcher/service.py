@@ -155,9 +155,8 @@ def main(settings: MatcherSettings, stop: threading.Event) -> None:
     purger = start_purge_schedule(settings, engine.index, stop)  # retention (DESIGN §7)
     audit = build_audit_log(settings, engine.index.r, producer, "matcher")
     try:
-        run_loop(consumer, producer, lambda r: handle(r, engine, settings, audit), stop,
-                 "matcher", batch_scope=engine.exclusive,
-                 batch_handler=lambda rs: handle_batch(rs, engine, settings, audit))
+        run_loop(consumer, producer, lambda rs: handle_batch(rs, engine, settings, audit),
+                 stop, "matcher", batch_scope=engine.exclusive)
     finally:
         if purger is not None:
             purger.join(timeout=PURGE_STOP_S)

@@ -35,6 +35,7 @@ from signpost.http import serve_app_in_thread
 from signpost.kafka import (
     ConsumerRecord,
     Outgoing,
+    each_record,
     make_consumer,
     make_producer,
     record_location,
@@ -180,4 +181,4 @@ def main(settings: NotifierSettings, stop: threading.Event, now: Clock = utc_now
         consumer = make_consumer(settings, [settings.topics.alerts], settings.notifier_group,
                                  fetch_max_wait_ms=settings.fetch_max_wait_ms)
         opened.callback(consumer.close)
-        run_loop(consumer, producer, lambda r: handle(r, n), stop, "notifier")
+        run_loop(consumer, producer, each_record(lambda r: handle(r, n)), stop, "notifier")
