@@ -465,9 +465,9 @@ class Index:
         members = self.r.zrange(self.k.agency_record_events(arec), 0, -1)
         ids = sorted(rid for rid in (_event_id(str(m)) for m in members)
                      if rid != correction.event_id)
-        return [Superseded(record_id=f.event_id, child_id=self.resolve(cid), arec=arec,
-                           digests=tuple(self.digest(m) for m in block_keys(f)))
-                for f, cid in self.open_records(ids)]
+        return [Superseded(record_id=r.features.event_id, child_id=r.child_id, arec=arec,
+                           digests=tuple(self.digest(m) for m in block_keys(r.features)))
+                for r in self.records(ids)]
 
     def child_features(self, child_id: str) -> list[Features]:
         """Every record held on a child (resolved through merges), opened; oldest first."""

@@ -19,12 +19,10 @@ from pydantic import BaseModel, ConfigDict
 from schemas import AgencyKind, PractitionerContact
 from services.matcher.index import PractitionerOnRecord, keyed_digest, record_material
 from services.matcher.keys import Keys
+from services.matcher.scripts import RESOLVE
 from signpost.errors import SignpostError
 
 __all__ = ["Lookup", "NoRelationship", "WhoElse"]
-
-MAX_REDIRECT_HOPS = 64  # as the index: a merge chain longer than this is a bug, not a child
-
 
 class NoRelationship(SignpostError):
     """The professional is not on the child's record (or the child is unknown): refuse."""
@@ -58,6 +56,7 @@ class Lookup:
         self.r = client
         self.k = Keys(prefix)
         self._secret = blocking_secret
+        self._resolve = client.register_script(RESOLVE)
 
     def child_of_record(self, *, agency_id: str, agency_record_id: str) -> str | None:
         """The child an agency's own record id belongs to now, or None if unknown."""
@@ -66,13 +65,9 @@ class Lookup:
         return self.resolve(str(child)) if child is not None else None
 
     def resolve(self, child_id: str) -> str:
-        """The child that now stands for `child_id` after any merges."""
-        for _ in range(MAX_REDIRECT_HOPS):
-            target = self.r.hget(self.k.redirect, child_id)
-            if target is None:
-                return child_id
-            child_id = str(target)
-        return child_id
+        """The child that now stands for `child_id` after any merges (scripts.RESOLVE, as the
+        index follows them)."""
+        return str(self._resolve(keys=[self.k.redirect], args=[child_id])[0])
 
     def _practitioners(self, child_id: str) -> dict[str, PractitionerOnRecord]:
         raw = cast(dict[str, str], self.r.hgetall(self.k.child_practitioners(child_id)))
