@@ -71,3 +71,18 @@ def test_index_record_adds_trims_and_counts(redis_client: redis.Redis, tag: str)
     assert redis_client.zrevrange(blocks[0], 0, -1) == ["m5", "m4", "m3"]
     assert redis_client.zrange(blocks[1], 0, -1, withscores=True)[-1] == ("m5", 5.0)
     assert redis_client.get(counts[0]) == "5" and redis_client.get(counts[1]) == "5"
+
+
+def test_who_else_follows_merges_as_the_index_does(redis_client: redis.Redis) -> None:
+    from services.matcher.index import Index
+    from services.matcher.lookup import Lookup
+
+    prefix = f"w{uuid.uuid4().hex[:8]}"
+    index = Index.private(redis_client, prefix)
+    redis_client.hset(index.k.redirect, mapping={"C1": "C2", "C2": "C3"})
+    try:
+        lookup = Lookup(redis_client, prefix)
+        assert [lookup.resolve(c) for c in ("C1", "C2", "C3", "C9")] == ["C3", "C3", "C3", "C9"]
+        assert index.resolve_many(["C1", "C9"]) == {"C1": "C3", "C9": "C9"}
+    finally:
+        redis_client.delete(index.k.redirect)
