@@ -55,6 +55,15 @@ def redis_client(redis_server: EmbeddedServer) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
+def key_prefix(redis_client: redis.Redis) -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys (`{prefix}:*`) are deleted after."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    yield name
+    for key in redis_client.scan_iter(match=f"{{{name}}}:*"):
+        redis_client.delete(key)
+
+
+@pytest.fixture
 def env(broker: EmbeddedServer, redis_server: EmbeddedServer,
         keystore_server: EmbeddedServer) -> dict[str, str]:
     """SIGNPOST_* values for one test: its own topic and key prefixes and consumer groups on

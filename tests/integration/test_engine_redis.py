@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
-
 import pytest
 import redis
 
-from schemas import LinkOutcome, StandardisedEvent
-from services.ingest.validate import validate
+from schemas import LinkOutcome
 from services.matcher.engine import Engine
 from services.matcher.index import Index
 from services.matcher.model import default_model
-from tests.support.events import make_event
+from tests.support.events import make_standardised as std
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def engine(redis_client: redis.Redis) -> Iterator[Engine]:
-    prefix = f"e{uuid.uuid4().hex[:8]}"
-    yield Engine(Index.private(redis_client, prefix, b"test-secret"), default_model())
-    for key in redis_client.scan_iter(match=f"{{{prefix}}}:*"):
-        redis_client.delete(key)
-
-
-def std(**kwargs: Any) -> StandardisedEvent:
-    out = validate(json.dumps(make_event(**kwargs)).encode(), datetime.now(UTC))
-    assert isinstance(out, StandardisedEvent)
-    return out
+def engine(redis_client: redis.Redis, key_prefix: str) -> Engine:
+    return Engine(Index.private(redis_client, key_prefix, b"test-secret"), default_model())
 
 
 def test_name_variant_links_and_other_child_stays_apart(engine: Engine) -> None:

@@ -7,37 +7,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis
 
-from schemas import StandardisedEvent
-from services.ingest.validate import validate
 from services.matcher.engine import Engine
 from services.matcher.index import Index
 from services.matcher.keys import compact_id, full_id
 from services.matcher.model import default_model
 from services.matcher.standardise import Features
-from tests.support.events import make_event
+from tests.support.events import make_standardised as std
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def prefix(redis_client: redis.Redis) -> Iterator[str]:
-    name = f"m{uuid.uuid4().hex[:8]}"
-    yield name
-    for key in redis_client.scan_iter(match=f"{{{name}}}:*"):
-        redis_client.delete(key)
-
-
-def std(**kwargs: Any) -> StandardisedEvent:
-    out = validate(json.dumps(make_event(**kwargs)).encode(), datetime.now(UTC))
-    assert isinstance(out, StandardisedEvent)
-    return out
 
 
 def odd_features(event_id: str, **changes: Any) -> Features:
@@ -54,8 +36,8 @@ def odd_features(event_id: str, **changes: Any) -> Features:
 
 
 def test_stored_results_expire_and_the_record_stays(redis_client: redis.Redis,
-                                                    prefix: str) -> None:
-    index = Index.private(redis_client, prefix, result_ttl_s=0.3)
+                                                    key_prefix: str) -> None:
+    index = Index.private(redis_client, key_prefix, result_ttl_s=0.3)
     engine = Engine(index, default_model(), shared=False)
     event = std()
     first = engine.process(event)
@@ -67,15 +49,15 @@ def test_stored_results_expire_and_the_record_stays(redis_client: redis.Redis,
     assert [f.event_id for f in index.child_features(first.decision.child_id)] == [event_id]
 
 
-def test_results_kept_forever_with_ttl_zero(redis_client: redis.Redis, prefix: str) -> None:
-    index = Index.private(redis_client, prefix, result_ttl_s=0)
+def test_results_kept_forever_with_ttl_zero(redis_client: redis.Redis, key_prefix: str) -> None:
+    index = Index.private(redis_client, key_prefix, result_ttl_s=0)
     event = std()
     Engine(index, default_model(), shared=False).process(event)
     assert redis_client.pttl(index.k.event(str(event.event.event_id))) == -1
 
 
-def test_records_open_to_the_features_sealed(redis_client: redis.Redis, prefix: str) -> None:
-    index = Index.private(redis_client, prefix, record_cache_entries=0)
+def test_records_open_to_the_features_sealed(redis_client: redis.Redis, key_prefix: str) -> None:
+    index = Index.private(redis_client, key_prefix, record_cache_entries=0)
     plain = odd_features(str(uuid.uuid4()), closed=False, given=("", "a"), carers=())
     odd = odd_features("not-a-uuid")
     for f in (plain, odd):
@@ -85,8 +67,8 @@ def test_records_open_to_the_features_sealed(redis_client: redis.Redis, prefix: 
         "child_id", "seq", "agency_id", "agency_kind", "key_id", "sealed"}
 
 
-def test_tampered_clear_fields_do_not_open(redis_client: redis.Redis, prefix: str) -> None:
-    index = Index.private(redis_client, prefix, record_cache_entries=0)
+def test_tampered_clear_fields_do_not_open(redis_client: redis.Redis, key_prefix: str) -> None:
+    index = Index.private(redis_client, key_prefix, record_cache_entries=0)
     f = odd_features(str(uuid.uuid4()))
     stored = json.loads(index.seal_record(f, "C1", 1))
     redis_client.set(index.k.record(f.event_id), json.dumps({**stored, "agency_kind": "gp"}))
@@ -102,8 +84,8 @@ def test_ids_in_keys_and_members_are_compact_and_reversible() -> None:
     assert full_id(eid) == eid, "a member written before the compact form"
 
 
-def test_cache_serves_a_record_read_again(redis_client: redis.Redis, prefix: str) -> None:
-    index = Index.private(redis_client, prefix, record_cache_entries=2)
+def test_cache_serves_a_record_read_again(redis_client: redis.Redis, key_prefix: str) -> None:
+    index = Index.private(redis_client, key_prefix, record_cache_entries=2)
     fs = [odd_features(str(uuid.uuid4()), agency_record_id=f"R{i}") for i in range(3)]
     for f in fs:
         redis_client.set(index.k.record(f.event_id), index.seal_record(f, "C1", 1))
@@ -120,16 +102,16 @@ def test_cache_serves_a_record_read_again(redis_client: redis.Redis, prefix: str
         fs[0].event_id, fs[1].event_id], "a deleted record is not served from the cache"
 
 
-def test_cache_serves_nothing_shredded(redis_client: redis.Redis, prefix: str) -> None:
+def test_cache_serves_nothing_shredded(redis_client: redis.Redis, key_prefix: str) -> None:
     """forget_child, then a backup's bytes put back: nothing opens, in this process or in
     another once its key cache has let the data key go (CACHE_TTL_S at most)."""
-    here = Index.private(redis_client, prefix)
+    here = Index.private(redis_client, key_prefix)
     engine = Engine(here, default_model(), shared=False)
     first = engine.process(std()).decision
     engine.process(std(agency_id="gp-7", agency_kind="gp", record_id="G1"))
     ids = sorted(here.record_ids(first.child_id))
     assert len(ids) == 2
-    elsewhere = Index.private(redis_client, prefix)
+    elsewhere = Index.private(redis_client, key_prefix)
     assert len(elsewhere.open_records(ids)) == 2  # now cached there too
     backup = dict(zip(ids, redis_client.mget([here.k.record(i) for i in ids]), strict=True))
     assert len(here.open_records(ids)) == 2
@@ -145,8 +127,8 @@ def test_cache_serves_nothing_shredded(redis_client: redis.Redis, prefix: str) -
 
 
 def test_stored_results_are_compressed_and_keep_their_ttl(redis_client: redis.Redis,
-                                                          prefix: str) -> None:
-    index = Index.private(redis_client, prefix, result_ttl_s=60)
+                                                          key_prefix: str) -> None:
+    index = Index.private(redis_client, key_prefix, result_ttl_s=60)
     event = std()
     result = Engine(index, default_model(), shared=False).process(event)
     event_id = str(event.event.event_id)

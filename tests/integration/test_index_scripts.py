@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,11 +14,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def tag(redis_client: redis.Redis) -> Iterator[str]:
-    tag = f"{{s{uuid.uuid4().hex[:8]}}}"
-    yield tag
-    for key in redis_client.scan_iter(match=f"{tag}*"):
-        redis_client.delete(key)
+def tag(key_prefix: str) -> str:
+    """A hash tag of this test's own: every key of the test is `{tag}:...`, deleted after."""
+    return f"{{{key_prefix}}}"
 
 
 def test_prefetch_ranks_like_ranked_candidates(redis_client: redis.Redis, tag: str) -> None:
@@ -73,16 +69,13 @@ def test_index_record_adds_trims_and_counts(redis_client: redis.Redis, tag: str)
     assert redis_client.get(counts[0]) == "5" and redis_client.get(counts[1]) == "5"
 
 
-def test_who_else_follows_merges_as_the_index_does(redis_client: redis.Redis) -> None:
+def test_who_else_follows_merges_as_the_index_does(redis_client: redis.Redis,
+                                                    key_prefix: str) -> None:
     from services.matcher.index import Index
     from services.matcher.lookup import Lookup
 
-    prefix = f"w{uuid.uuid4().hex[:8]}"
-    index = Index.private(redis_client, prefix)
+    index = Index.private(redis_client, key_prefix)
     redis_client.hset(index.k.redirect, mapping={"C1": "C2", "C2": "C3"})
-    try:
-        lookup = Lookup(redis_client, prefix)
-        assert [lookup.resolve(c) for c in ("C1", "C2", "C3", "C9")] == ["C3", "C3", "C3", "C9"]
-        assert index.resolve_many(["C1", "C9"]) == {"C1": "C3", "C9": "C9"}
-    finally:
-        redis_client.delete(index.k.redirect)
+    lookup = Lookup(redis_client, key_prefix)
+    assert [lookup.resolve(c) for c in ("C1", "C2", "C3", "C9")] == ["C3", "C3", "C3", "C9"]
+    assert index.resolve_many(["C1", "C9"]) == {"C1": "C3", "C9": "C9"}

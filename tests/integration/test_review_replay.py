@@ -3,17 +3,14 @@ pair; accept merges; every verdict is a labelled pair and audited; opening an it
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis
 
-from schemas import AuditAction, LinkOutcome, StandardisedEvent
-from services.ingest.validate import validate
+from schemas import AuditAction, LinkOutcome
 from services.matcher.console.app import build_operations
 from services.matcher.engine import Engine
 from services.matcher.errors import ReviewNotOpen
@@ -24,6 +21,7 @@ from signpost.audit import read_audit_topic
 from signpost.auth import Claims, Role
 from signpost.kafka import ensure_topics
 from tests.support.events import make_event
+from tests.support.events import standardised as std
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -43,12 +41,6 @@ def ops(common: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Engine, 
     engine.thresholds = lambda: operations.thresholds.current().upper_lower()
     yield engine, operations
     operations.producer.close()
-
-
-def std(event: dict[str, Any]) -> StandardisedEvent:
-    out = validate(json.dumps(event).encode(), datetime.now(UTC))
-    assert isinstance(out, StandardisedEvent)
-    return out
 
 
 def _fresh(event: dict[str, Any]) -> dict[str, Any]:

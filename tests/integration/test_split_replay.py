@@ -3,15 +3,12 @@ correction is on child.links, the leads are alerted, and replaying the events ho
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from schemas import Alert, AlertType, LinkDecision, LinkOutcome, StandardisedEvent
-from services.ingest.validate import validate
+from schemas import Alert, AlertType, LinkDecision, LinkOutcome
 from services.matcher.console.app import build_operations
 from services.matcher.errors import SplitRefused
 from services.matcher.service import build_engine
@@ -19,17 +16,12 @@ from services.matcher.settings import MatcherSettings
 from signpost.auth import Claims, Role
 from signpost.kafka import ensure_topics
 from tests.support.events import make_event
+from tests.support.events import standardised as std
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 OPERATOR = Claims(sub="op-1", role=Role.operator, exp=2**40)
 TWIN_LIKE = {"given": "Vicky", "agency_id": "gp-7", "agency_kind": "gp", "practitioner": "gp-9"}
-
-
-def std(event: dict[str, Any]) -> StandardisedEvent:
-    out = validate(json.dumps(event).encode(), datetime.now(UTC))
-    assert isinstance(out, StandardisedEvent)
-    return out
 
 
 def _topic(settings: MatcherSettings, topic: str) -> list[bytes]:

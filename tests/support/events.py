@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["make_event"]
+from schemas import StandardisedEvent
+from services.ingest.validate import validate
+
+__all__ = ["make_event", "make_standardised", "standardised"]
 
 
 def make_event(
@@ -50,3 +55,15 @@ def make_event(
                          "phone": None, "lead_professional": lead},
         "shielded": shielded,
     }
+
+
+def standardised(event: dict[str, Any]) -> StandardisedEvent:
+    """What ingest passes on for a valid event; the test fails if ingest would reject it."""
+    out = validate(json.dumps(event).encode(), datetime.now(UTC))
+    assert isinstance(out, StandardisedEvent), out
+    return out
+
+
+def make_standardised(**kwargs: Any) -> StandardisedEvent:
+    """`make_event(**kwargs)`, standardised."""
+    return standardised(make_event(**kwargs))
