@@ -173,6 +173,18 @@ class KeyStore:
         except InvalidTag:
             raise CryptoError("a data key does not unwrap with this master key") from None
 
+    def _new_key(self, key_id: str) -> tuple[bytes, str]:
+        """A fresh data key for `key_id`, and its wrapped form as stored."""
+        nonce, key = os.urandom(NONCE_BYTES), os.urandom(DATA_KEY_BYTES)
+        return key, b64(nonce + self._wrap.encrypt(nonce, key, key_id.encode()))
+
+    def _winner(self, key_id: str) -> str:
+        """The wrapped key another writer stored first (our SET NX lost the race)."""
+        wrapped = self.r.get(self._name(key_id))
+        if wrapped is None:
+            raise CryptoError("a data key vanished while it was being created")
+        return str(wrapped)
+
     def for_record(self, agency_id: str, agency_record_id: str,
                    reuse_cached: bool = False) -> tuple[str, bytes]:
         """(key id, data key) of this agency record, created if it has none.
@@ -185,19 +197,16 @@ class KeyStore:
             hit = self._cache.get(key_id)
             if hit is not None:
                 return key_id, hit
-        # Not cached here: most likely a new record, so try to create its key first (one round
-        # trip), and read the one that exists only if that fails.
+        # A cache miss of the matcher (reuse_cached) is most likely a new record: try to create
+        # its key first (one round trip) and read the one that exists only if that fails.
+        # Otherwise the store is read first (a key deleted since is then made anew).
         wrapped = None if reuse_cached else self.r.get(self._name(key_id))
         if wrapped is None:
-            nonce = os.urandom(NONCE_BYTES)
-            fresh = os.urandom(DATA_KEY_BYTES)
-            candidate = b64(nonce + self._wrap.encrypt(nonce, fresh, key_id.encode()))
+            fresh, candidate = self._new_key(key_id)
             if self.r.set(self._name(key_id), candidate, nx=True):
                 self._cache.put(key_id, fresh)
                 return key_id, fresh
-            wrapped = self.r.get(self._name(key_id))  # another writer won: use its key
-            if wrapped is None:
-                raise CryptoError("a data key vanished while it was being created")
+            wrapped = self._winner(key_id)
         key = self._unwrap(key_id, str(wrapped))
         self._cache.put(key_id, key)
         return key_id, key
@@ -213,10 +222,7 @@ class KeyStore:
         ids = list(dict.fromkeys(wanted.values()))
         found: dict[str, Any] = dict(zip(ids, self.r.mget([self._name(k) for k in ids]),
                                          strict=True))
-        fresh: dict[str, tuple[bytes, str]] = {}
-        for key_id in (k for k, v in found.items() if v is None):
-            nonce, key = os.urandom(NONCE_BYTES), os.urandom(DATA_KEY_BYTES)
-            fresh[key_id] = (key, b64(nonce + self._wrap.encrypt(nonce, key, key_id.encode())))
+        fresh = {key_id: self._new_key(key_id) for key_id, v in found.items() if v is None}
         keys: dict[str, bytes] = {}
         if fresh:
             pipe = self.r.pipeline(transaction=False)
@@ -225,10 +231,8 @@ class KeyStore:
             for (key_id, (key, _)), created in zip(fresh.items(), pipe.execute(), strict=True):
                 if created:
                     keys[key_id] = key
-                else:  # another writer won: use its key
-                    found[key_id] = self.r.get(self._name(key_id))
-                    if found[key_id] is None:
-                        raise CryptoError("a data key vanished while it was being created")
+                else:
+                    found[key_id] = self._winner(key_id)
         for key_id, wrapped in found.items():
             if key_id not in keys:
                 keys[key_id] = self._unwrap(key_id, str(wrapped))
