@@ -100,17 +100,21 @@ def machine() -> dict[str, object]:
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
+def demo_events(count: int, seed: int) -> list[dict[str, Any]]:
+    """The first `count` events of one demo stream."""
+    events, _ = demo_dataset(-(-count // EVENTS_PER_CHILD), seed)
+    return events[:count]
+
+
 def prefilled(size: int, measure: int, seed: int) -> tuple[list[StandardisedEvent],
                                                            list[StandardisedEvent]]:
     """Demo events: `size` to fill the index, then the next `measure` of the same stream."""
-    events, _ = demo_dataset(-(-(size + measure) // EVENTS_PER_CHILD), seed)
-    stds = standardised(events[: size + measure])
+    stds = standardised(demo_events(size + measure, seed))
     return stds[:size], stds[size:]
 
 
 def bench_size(size: int, measure: int, seed: int, splink: bool) -> dict[str, object]:
-    events, _ = demo_dataset(-(-(size + measure) // EVENTS_PER_CHILD), seed)
-    events = events[: size + measure]
+    events = demo_events(size + measure, seed)
     stds = standardised(events)
     fill, probe = stds[:size], stds[size:]
     with match_file_engine() as (engine, _):
