@@ -26,6 +26,7 @@ from pathlib import Path
 import redis
 from engine import machine, match_file_engine, prefilled, progress
 
+from schemas import StandardisedEvent
 from services.matcher.engine import Engine
 
 RESULTS = Path(__file__).parent / "results" / "memory.json"
@@ -124,12 +125,12 @@ def _expire_results(client: redis.Redis, head: str) -> int:
     return deleted
 
 
-def _fill(engine: Engine, fill: list[object]) -> int:
+def _fill(engine: Engine, fill: list[StandardisedEvent]) -> int:
     """Process the events; the number of children at the end (after merges)."""
     tick = progress(f"fill {len(fill)}", len(fill))
     child_ids = set()
     for i, std in enumerate(fill):
-        child_ids.add(engine.process(std).decision.child_id)  # type: ignore[arg-type]
+        child_ids.add(engine.process(std).decision.child_id)
         tick(i)
     return len(set(engine.index.resolve_many(list(child_ids)).values()))
 
