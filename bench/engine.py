@@ -1,11 +1,12 @@
 """Benchmark: the matcher's engine alone, on the match-file path, with the index pre-filled.
 
 For each size N: a fresh embedded redis-server, the engine `signpost match-file` builds
-(`build_engine(..., shared=False)`, validate, `Engine.process` one event at a time), N demo
-events processed to fill the index, then M more measured one by one: events/s, µs per event
-(mean, p50, p99), and how the cost grows with N. With --splink, Splink 5 (DuckDB, EM-trained,
-the same set-up as bench/accuracy.py) links the same N + M events in one batch, training
-included, and the ratio of the two rates is reported. Prints and writes
+(`build_engine(..., shared=False)`, validate, `Engine.process_many` on batches of --batch
+events, as match-file does; --batch 1: `Engine.process` one by one), N demo events processed
+to fill the index, then M more measured: events/s, µs per event (mean; p50 and p99 of each
+batch's time over its events), and how the cost grows with N. With --splink, Splink 5
+(DuckDB, EM-trained, the same set-up as bench/accuracy.py) links the same N + M events in one
+batch, training included, and the ratio of the two rates is reported. Prints and writes
 bench/results/engine.json. Not a test; not run in CI.
 
     python bench/engine.py --sizes 10000 100000 --measure 2000 --splink
@@ -36,6 +37,8 @@ from services.matcher.service import build_engine
 from services.matcher.settings import MatcherSettings
 from signpost.demo import EVENTS_PER_CHILD, demo_dataset
 from signpost.embedded import running_redis
+from signpost.matchfile import BATCH
+from signpost.runner import tune_gc
 
 RESULTS = Path(__file__).parent / "results" / "engine.json"
 SEED = 11
@@ -52,6 +55,7 @@ def standardised(events: list[dict[str, Any]]) -> list[StandardisedEvent]:
 @contextmanager
 def match_file_engine() -> Iterator[tuple[Engine, str]]:
     """The engine of `signpost match-file` on a private redis-server; yields it and the URL."""
+    tune_gc()  # as match-file does
     with running_redis() as server:
         settings = MatcherSettings(redis_url=server.url, environment="test",
                                    key_prefix=f"b{uuid.uuid4().hex[:8]}",
@@ -64,15 +68,21 @@ def match_file_engine() -> Iterator[tuple[Engine, str]]:
 
 
 def timed(engine: Engine, stds: list[StandardisedEvent],
-          tick: Callable[[int], None] = lambda i: None) -> tuple[float, list[float]]:
-    """Process each event; (elapsed s, per-event s)."""
-    latencies = []
+          tick: Callable[[int], None] = lambda i: None,
+          batch: int = BATCH) -> tuple[float, list[float]]:
+    """Process the events `batch` at a time (Engine.process_many, as match-file does; 1: one
+    by one with Engine.process); (elapsed s, per-event s: each batch's time over its events)."""
+    latencies: list[float] = []
     started = time.perf_counter()
-    for i, std in enumerate(stds):
+    for i in range(0, len(stds), batch):
+        chunk = stds[i:i + batch]
         t0 = time.perf_counter()
-        engine.process(std)
-        latencies.append(time.perf_counter() - t0)
-        tick(i)
+        if batch == 1:
+            engine.process(chunk[0])
+        else:
+            assert all(not isinstance(r, Exception) for r in engine.process_many(chunk))
+        latencies.extend([(time.perf_counter() - t0) / len(chunk)] * len(chunk))
+        tick(i + len(chunk) - 1)
     return time.perf_counter() - started, latencies
 
 
@@ -113,15 +123,16 @@ def prefilled(size: int, measure: int, seed: int) -> tuple[list[StandardisedEven
     return stds[:size], stds[size:]
 
 
-def bench_size(size: int, measure: int, seed: int, splink: bool) -> dict[str, object]:
+def bench_size(size: int, measure: int, seed: int, splink: bool,
+               batch: int = BATCH) -> dict[str, object]:
     events = demo_events(size + measure, seed)
     stds = standardised(events)
     fill, probe = stds[:size], stds[size:]
     with match_file_engine() as (engine, _):
-        fill_s, fill_lat = timed(engine, fill, progress(f"fill {size}", size))
-        elapsed, latencies = timed(engine, probe)
+        fill_s, fill_lat = timed(engine, fill, progress(f"fill {size}", size), batch)
+        elapsed, latencies = timed(engine, probe, batch=batch)
     run: dict[str, Any] = {
-        "indexed": size, "fill": summary(fill_s, fill_lat) if fill else None,
+        "indexed": size, "batch": batch, "fill": summary(fill_s, fill_lat) if fill else None,
         "measured": summary(elapsed, latencies),
         "rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     if splink:
@@ -160,19 +171,22 @@ def main() -> None:
                         help="events in the index before measuring (1000000 takes ~1 h)")
     parser.add_argument("--measure", type=int, default=2000, help="events measured per size")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--batch", type=int, default=BATCH,
+                        help="events per Engine.process_many (match-file's); 1: one by one")
     parser.add_argument("--splink", action="store_true",
                         help="also run Splink 5 batch on the same events, as a ratio")
     args = parser.parse_args()
     runs = []
     for size in args.sizes:
         print(f"engine with {size} events indexed", flush=True)
-        runs.append(bench_size(size, args.measure, args.seed, args.splink))
+        runs.append(bench_size(size, args.measure, args.seed, args.splink, args.batch))
         print(json.dumps(runs[-1]), flush=True)
     base = runs[0]["measured"]["us_per_event_mean"]  # type: ignore[index]
     for run in runs:
         run["cost_vs_smallest"] = round(run["measured"]["us_per_event_mean"] / base, 2)  # type: ignore[index]
-    figures = {"benchmark": "engine", "path": "match-file (validate + Engine.process, "
-               "shared=False, embedded redis-server)", "data": f"signpost demo, seed {args.seed}",
+    figures = {"benchmark": "engine", "path": "match-file (validate + Engine.process_many in "
+               f"batches of {args.batch}, shared=False, embedded redis-server)",
+               "data": f"signpost demo, seed {args.seed}",
                "runs": runs, **machine()}
     print(json.dumps(figures, indent=2))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

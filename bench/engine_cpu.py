@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 import redis
-from engine import machine, match_file_engine, prefilled, timed
+from engine import BATCH, machine, match_file_engine, prefilled, timed
 
 RESULTS = Path(__file__).parent / "results" / "engine_cpu.json"
 
@@ -27,17 +27,20 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=5000)
     parser.add_argument("--measure", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--batch", type=int, default=BATCH,
+                        help="events per Engine.process_many; 1: one by one")
     args = parser.parse_args()
     fill, probe = prefilled(args.size, args.measure, args.seed)
     with match_file_engine() as (engine, url):
-        timed(engine, fill)
+        timed(engine, fill, batch=args.batch)
         server = redis.Redis.from_url(url)
         before, t0 = server.info("cpu"), os.times()
-        elapsed, _ = timed(engine, probe)
+        elapsed, _ = timed(engine, probe, batch=args.batch)
         after, t1 = server.info("cpu"), os.times()
     n = len(probe)
     redis_s = sum(after[k] - before[k] for k in ("used_cpu_sys", "used_cpu_user"))
     figures = {"benchmark": "engine_cpu", "indexed": args.size, "measured": n,
+               "batch": args.batch,
                "wall_us_per_event": round(elapsed / n * 1e6),
                "matcher_cpu_us_per_event": round((t1.user + t1.system - t0.user - t0.system)
                                                  / n * 1e6),

@@ -240,6 +240,15 @@ class KeyStore:
             self._cache.put(key_id, key)
         return {rec: (key_id, keys[key_id]) for rec, key_id in wanted.items()}
 
+    def warm(self, records: Iterable[tuple[str, str]]) -> None:
+        """Make sure this process holds the data key of each (agency id, agency record id),
+        created if it has none: `for_records` (two round trips) for those it has not cached,
+        so sealing a batch's records (`for_record(..., reuse_cached=True)`) asks nothing."""
+        missing = [rec for rec in dict.fromkeys(records)
+                   if self._cache.get(self.key_id(*rec)) is None]
+        if missing:
+            self.for_records(missing)
+
     def get_many(self, key_ids: Iterable[str]) -> dict[str, bytes]:
         """Data keys by id; a deleted (shredded) key is simply absent."""
         wanted = list(dict.fromkeys(key_ids))

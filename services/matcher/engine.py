@@ -10,8 +10,10 @@ import dataclasses
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,12 +22,24 @@ from pydantic import BaseModel, ConfigDict
 from schemas import Alert, LinkDecision, LinkOutcome, StandardisedEvent
 from services.matcher.alerts import AlertContext, build_alerts
 from services.matcher.blocking import block_keys
+from services.matcher.candidates import Ranked, merge_ranked, ranked_candidates
 from services.matcher.cluster import Candidate, Decision, decide
 from services.matcher.compare import TF_VALUES
-from services.matcher.index import LOCK_TIMEOUT_S, ChildFacts, Index, PractitionerOnRecord
+from services.matcher.index import (
+    LOCK_TIMEOUT_S,
+    TF_MIN_RECORDS,
+    ChildFacts,
+    ChildInfo,
+    Index,
+    PractitionerOnRecord,
+    Prefetched,
+    PrefetchRequest,
+    StoredRecord,
+)
 from services.matcher.model import LinkageModel
+from services.matcher.poison import INFRASTRUCTURE
 from services.matcher.review import priority, review_item
-from services.matcher.score import score_pair
+from services.matcher.score import ScoredPair, score_pair
 from services.matcher.standardise import Features, features
 from services.matcher.stats import stats_bucket
 
@@ -65,15 +79,45 @@ class Engine:
         self._renewed = 0.0
 
     def process(self, std: StandardisedEvent) -> Result:
-        if self._holds() or not self.shared:
-            # Inside exclusive() (or a private prefix): nobody else decides meanwhile.
-            self._keep_lock()
-            return self._process_locked(std)  # its prefetch returns a stored result
-        stored = self.index.stored_result(str(std.event.event_id))
-        if stored is not None:
-            return Result.model_validate_json(stored)
-        with self.exclusive():
-            return self.process(std)  # checks again: another matcher may have, meanwhile
+        """One event: `process_many` of one, raising what the engine raised on it."""
+        out = self.process_many([std])[0]
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    def process_many(self, stds: Sequence[StandardisedEvent]) -> list[Result | Exception]:
+        """Each event's result, in order, each exactly as if the events were processed one at
+        a time (tests/integration/test_engine_batch.py): a batch only saves round trips.
+
+        An event the engine raises on is given back as its exception, and the others are
+        decided without it (the service dead-letters it); an infrastructure error (a server
+        away) raises, and nothing of the batch is written."""
+        if not stds:
+            return []
+        if not (self._holds() or not self.shared):
+            ids = [str(s.event.event_id) for s in stds]
+            stored = self.index.stored_results(ids)
+            if all(i in stored for i in ids):  # all decided already: no lock needed
+                return [Result.model_validate_json(stored[i]) for i in ids]
+            with self.exclusive():
+                return self.process_many(stds)  # checks again, under the lock
+        self._keep_lock()
+        out: list[Result | Exception] = []
+        for segment in _segments(stds):
+            out.extend(self._isolated(segment))
+        return out
+
+    def _isolated(self, stds: list[StandardisedEvent]) -> list[Result | Exception]:
+        """A segment's results; if one event raises, nothing of the segment was written, and
+        each event is decided again alone, so only the one that raises is lost to the DLQ."""
+        try:
+            return list(self._segment(stds))
+        except INFRASTRUCTURE:
+            raise
+        except Exception as exc:
+            if len(stds) == 1:
+                return [exc]
+            return [r for std in stds for r in self._isolated([std])]
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -102,29 +146,126 @@ class Engine:
             self._held.reacquire()
             self._renewed = time.monotonic()
 
-    def _candidates(self, f: Features, ids: list[str], tf: dict[str, float],
-                    population: int) -> list[Candidate]:
-        records = self.index.records(ids)
-        return [Candidate(r.features, r.child_id,
-                          score_pair(f, r.features, self.model, tf, population))
-                for r in records if r.features.event_id != f.event_id]
+    def _segment(self, stds: list[StandardisedEvent]) -> list[Result]:
+        """Events with no correction among them (or one correction alone), decided in order
+        and written in one transaction. An event repeated in the segment is a replay of its
+        first occurrence: the same result."""
+        first: dict[str, int] = {}
+        unique: list[StandardisedEvent] = []
+        for std in stds:
+            first.setdefault(str(std.event.event_id), len(unique))
+            if first[str(std.event.event_id)] == len(unique):
+                unique.append(std)
+        results = self._decide_all([self._prepare(std) for std in unique])
+        return [results[first[str(std.event.event_id)]] for std in stds]
 
-    def _process_locked(self, std: StandardisedEvent) -> Result:
+    def _prepare(self, std: StandardisedEvent) -> _Event:
         f = features(std)
-        digests = [self.index.digest(m) for m in block_keys(f)]
         tf_values = {c: TF_VALUES[c](f) for c in self.model.tf_comparisons}
-        stored, ids, population, tf, seq = self.index.prefetch(f.event_id, digests, tf_values)
-        if stored is not None:  # decided already (a replay): the same result, unchanged
-            return Result.model_validate_json(stored)
-        candidates = self._candidates(f, ids, tf, population)
+        return _Event(std, f, [self.index.digest(m) for m in block_keys(f)],
+                      self.index.tf_keys(tf_values))
+
+    def _prefetch(self, events: list[_Event]) -> tuple[dict[int, Result], list[int],
+                                                       list[Prefetched]]:
+        """(results of the events decided already, the others' positions, their prefetches).
+
+        Each event reads from each blocking key only as many members as the batch's earlier
+        events do not fill: one at a time, they would be the newest there."""
+        replayed: dict[int, Result] = {}
+        todo = list(range(len(events)))
+        while True:
+            seen: Counter[str] = Counter()
+            requests = []
+            for i in todo:
+                e = events[i]
+                requests.append(PrefetchRequest(
+                    e.f.event_id, e.digests, [key for _, key in e.tf_keys],
+                    [max(0, self.index.cap - seen[d]) for d in e.digests]))
+                seen.update(e.digests)
+            fetched = self.index.prefetch_many(requests)
+            now = {i: p.stored for i, p in zip(todo, fetched, strict=True) if p.stored}
+            if not now:
+                return replayed, todo, fetched
+            # Decided already (a replay): given back unchanged. The rest are asked again,
+            # as the windows counted on these being written.
+            replayed.update({i: Result.model_validate_json(v) for i, v in now.items()})
+            todo = [i for i in todo if i not in now]
+            if not todo:
+                return replayed, [], []
+
+    def _decide_all(self, events: list[_Event]) -> list[Result]:
+        replayed, todo, fetched = self._prefetch(events)
+        pending = [events[i] for i in todo]
+        decided = self._decide_pending(pending, fetched) if pending else []
+        results = dict(replayed)
+        results.update(zip(todo, decided, strict=True))
+        return [results[i] for i in range(len(events))]
+
+    def _decide_pending(self, pending: list[_Event], fetched: list[Prefetched]) -> list[Result]:
+        """Decide events none of which is decided yet, in order, against Redis's records and
+        the batch's own earlier ones (`_Batch`), and write them all in one transaction."""
+        ours = {e.f.event_id for e in pending}
+        if len(pending) > 1 and any(rid in ours for p in fetched for rid, _, _ in p.ranked):
+            # A record of this batch is stored already (an event decided again after its
+            # stored result expired): one at a time is the exact order. Rare.
+            return [r for e in pending for r in self._decide_pending(
+                [e], self.index.prefetch_many([PrefetchRequest(
+                    e.f.event_id, e.digests, [key for _, key in e.tf_keys],
+                    [self.index.cap] * len(e.digests))]))]
+        stored = {f.event_id: StoredRecord(f, child) for f, child in self.index.open_records(
+            list(dict.fromkeys(rid for p in fetched for rid, _, _ in p.ranked)))}
+        self.index.keystore.warm((e.f.agency_id, e.f.agency_record_id) for e in pending)
+        view = _View(self.index)
+        view.resolve([o.child_id for o in stored.values()])
+        upper, lower = self.thresholds()
+        frequencies = _batch_frequencies(pending, fetched)
+        scored = [self._score_stored(e, p, fr, stored, view)
+                  for e, p, fr in zip(pending, fetched, frequencies, strict=True)]
+        # The children an event may join (a pair at link band), read in one round trip.
+        view.of([c for pairs in scored for _, c, s in pairs.values() if s.total >= upper])
+        batch = _Batch(self.index.cap)
+        pipe = self.index.transaction()
+        results = [self._decide_one(e, p, fr, pairs, batch, view, pipe, upper, lower)
+                   for e, p, fr, pairs in zip(pending, fetched, frequencies, scored,
+                                              strict=True)]
+        pipe.execute()
+        return results
+
+    def _score_stored(self, e: _Event, p: Prefetched, frequencies: _Frequencies,
+                      stored: dict[str, StoredRecord], view: _View) -> dict[str, _Pair]:
+        """record id -> (record, its child as Redis has it now, its score), for each of the
+        event's candidates in Redis that can still be opened (a shredded one is skipped)."""
+        out = {}
+        for rid, _, _ in p.ranked:
+            o = stored.get(rid)
+            if o is not None and rid != e.f.event_id:
+                out[rid] = (o.features, view.root(o.child_id),
+                            score_pair(e.f, o.features, self.model, *frequencies))
+        return out
+
+    def _decide_one(self, e: _Event, p: Prefetched, frequencies: _Frequencies,
+                    pairs: dict[str, _Pair], batch: _Batch, view: _View, pipe: Any,
+                    upper: float, lower: float) -> Result:
+        """One event, decided against Redis's candidates and the batch's earlier events, as
+        one at a time would; its writes queued on `pipe`, and the batch's view updated."""
+        f, std = e.f, e.std
+        candidates = []
+        for rid, _, _ in merge_ranked(p.ranked, batch.ranked(e.digests),
+                                      self.index.max_candidates):
+            if rid in pairs:
+                record, child, s = pairs[rid]
+            elif rid in batch.records:
+                record, child = batch.records[rid]
+                s = score_pair(f, record, self.model, *frequencies)
+            else:
+                continue  # shredded
+            candidates.append(Candidate(record, view.follow(child), s))
         # A correction is matched like any event (its old records vouch for its agency record)
         # and then replaces them: the wrong values are no longer held (DESIGN §7).
         superseded = self.index.superseded_by(f) if std.correction else []
-        upper, lower = self.thresholds()
-        facts = _Facts(self.index)
-        d = self._decide(f, candidates, upper, lower, facts)
-        child_id, merge_from = self._survivor(d, facts)
-        before = [facts.of([c])[c].info for c in [child_id, *merge_from] if d.child_id]
+        d = self._decide(f, candidates, upper, lower, view)
+        child_id, merge_from = self._survivor(d, view)
+        before = [view.of([c])[c].info for c in [child_id, *merge_from] if d.child_id]
         decision = self._link_decision(std, d, child_id, merge_from)
         practitioner = _practitioner(std)
         shielded = std.event.shielded or any(b.shielded for b in before)
@@ -134,18 +275,22 @@ class Engine:
             practitioner=practitioner, before=tuple(before), shielded=shielded,
             now=decision.decided_at))
         result = Result(decision=decision, alerts=alerts)
-        self.index.commit(features=f, digests=digests, child_id=child_id,
-                          new_child=d.child_id is None, merge_from=merge_from,
-                          practitioner=practitioner, shielded=std.event.shielded,
-                          seq=seq, result_json=result.model_dump_json(),
-                          tf_values=tf_values, outcome=decision.outcome.value,
-                          review=_review(decision, (upper, lower)),
-                          stats_bucket=stats_bucket(decision.decided_at),
-                          score=decision.score, superseded=superseded)
+        self.index.queue_commit(pipe, features=f, digests=e.digests, child_id=child_id,
+                                new_child=d.child_id is None, merge_from=merge_from,
+                                practitioner=practitioner, shielded=std.event.shielded,
+                                seq=p.seq, result_json=result.model_dump_json(),
+                                tf_keys=e.tf_keys, outcome=decision.outcome.value,
+                                review=_review(decision, (upper, lower)),
+                                stats_bucket=stats_bucket(decision.decided_at),
+                                score=decision.score, superseded=superseded)
+        view.joined(child_id, new=d.child_id is None, seq=p.seq, merge_from=merge_from,
+                    agency=(f.agency_id, f.agency_kind), practitioner=practitioner,
+                    shielded=std.event.shielded)
+        batch.add(e, p.seq, child_id)
         return result
 
     def _decide(self, f: Features, candidates: list[Candidate], upper: float,
-                lower: float, facts: _Facts) -> Decision:
+                lower: float, facts: _View) -> Decision:
         """decide(), honouring operators' cannot-link constraints (rejected reviews, splits).
 
         The child the event would join bars its cannot-link children, and the event is
@@ -165,12 +310,12 @@ class Engine:
             d = decide(f, candidates, upper, lower, cannot_link=barred)
         return self._without_barred_merges(d, facts)
 
-    def _barred_by(self, child_ids: list[str], facts: _Facts) -> frozenset[str]:
+    def _barred_by(self, child_ids: list[str], facts: _View) -> frozenset[str]:
         """Children these must never join, as they stand now (after later merges)."""
         raw = {x for f in facts.of(child_ids).values() for x in f.cannot}
-        return frozenset(self.index.resolve_many(list(raw)).values()) if raw else frozenset()
+        return frozenset(facts.resolve(list(raw)).values()) if raw else frozenset()
 
-    def _without_barred_merges(self, d: Decision, facts: _Facts) -> Decision:
+    def _without_barred_merges(self, d: Decision, facts: _View) -> Decision:
         if not d.merge_from or d.child_id is None:
             return d
         kept = [d.child_id]
@@ -183,7 +328,7 @@ class Engine:
         outcome = LinkOutcome.merged if len(kept) > 1 else LinkOutcome.linked
         return dataclasses.replace(d, outcome=outcome, merge_from=tuple(kept[1:]))
 
-    def _survivor(self, d: Decision, facts: _Facts) -> tuple[str, list[str]]:
+    def _survivor(self, d: Decision, facts: _View) -> tuple[str, list[str]]:
         """The child id the event joins, and the children merged into it (oldest id kept)."""
         if d.child_id is None:
             return new_child_id(), []
@@ -211,19 +356,131 @@ class Engine:
         )
 
 
-class _Facts:
-    """The candidate children's facts as one event's decision reads them: each child fetched
-    once, and all the children a step needs in one round trip."""
+_Pair = tuple[Features, str, ScoredPair]  # a stored candidate: record, child, score
+_Frequencies = tuple[dict[str, float], int]  # score_pair's term frequencies and population
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """An event as the engine works on it: its features, its blocking keys (digests) and its
+    (comparison, term-frequency key) pairs."""
+
+    std: StandardisedEvent
+    f: Features
+    digests: list[str]
+    tf_keys: list[tuple[str, str]]
+
+
+class _Batch:
+    """The records a batch has decided but not yet written: to each later event of the batch
+    they are what Redis would hold had they been written one at a time (the newest members of
+    their blocking keys)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.records: dict[str, tuple[Features, str]] = {}  # record id -> (record, child)
+        self._by_key: dict[str, list[tuple[str, int]]] = {}  # digest -> (id, seq), oldest first
+
+    def ranked(self, digests: list[str]) -> list[Ranked]:
+        """The batch's records among an event's candidates, ranked (candidates.py)."""
+        return ranked_candidates(
+            (self._by_key[d][-self.cap:][::-1] for d in digests if d in self._by_key),
+            self.cap * len(digests))
+
+    def add(self, e: _Event, seq: int, child_id: str) -> None:
+        self.records[e.f.event_id] = (e.f, child_id)
+        for d in e.digests:
+            self._by_key.setdefault(d, []).append((e.f.event_id, seq))
+
+
+class _View:
+    """The children as the batch's decisions read them: Redis's facts and merge redirects,
+    each read once (many children in one round trip), with what the batch's earlier events
+    did to them applied (`joined`)."""
 
     def __init__(self, index: Index) -> None:
         self._index = index
         self._known: dict[str, ChildFacts] = {}
+        self._roots: dict[str, str] = {}  # child id -> what Redis's redirects make of it
+        self._merged: dict[str, str] = {}  # merged in this batch: loser -> winner
 
     def of(self, child_ids: list[str]) -> dict[str, ChildFacts]:
         missing = [c for c in dict.fromkeys(child_ids) if c not in self._known]
         if missing:
             self._known.update(self._index.child_facts(missing))
         return {c: self._known[c] for c in child_ids}
+
+    def resolve(self, child_ids: list[str]) -> dict[str, str]:
+        """child id -> the child that stands for it now, after Redis's and the batch's
+        merges (Redis asked once, for those not asked before)."""
+        missing = [c for c in dict.fromkeys(child_ids) if c not in self._roots]
+        if missing:
+            self._roots.update(self._index.resolve_many(missing))
+        return {c: self.follow(self._roots[c]) for c in child_ids}
+
+    def root(self, child_id: str) -> str:
+        """A child as Redis's redirects resolve it (`resolve` asked for it before)."""
+        return self._roots[child_id]
+
+    def follow(self, child_id: str) -> str:
+        """A child (as Redis resolves it) after the batch's merges."""
+        while child_id in self._merged:
+            child_id = self._merged[child_id]
+        return child_id
+
+    def joined(self, child_id: str, *, new: bool, seq: int, merge_from: list[str],
+               agency: tuple[str, str], practitioner: PractitionerOnRecord,
+               shielded: bool) -> None:
+        """An event joined `child_id` (new: created by it), merging `merge_from` into it: the
+        child's facts as its commit leaves them in Redis (Index.queue_commit)."""
+        if new:
+            self._known[child_id] = ChildFacts(created=seq, cannot=frozenset(),
+                                               info=ChildInfo(child_id, {}, [], False))
+        facts = [self._known[child_id], *(self._known.pop(c) for c in merge_from)]
+        agencies: dict[str, str] = {}
+        practitioners: dict[str, PractitionerOnRecord] = {}
+        for f in facts:
+            agencies.update(f.info.agencies)
+            practitioners.update((p.id, p) for p in f.info.practitioners)
+        agencies[agency[0]] = agency[1]
+        practitioners[practitioner.id] = practitioner
+        self._merged.update((c, child_id) for c in merge_from)
+        self._known[child_id] = ChildFacts(
+            created=facts[0].created, cannot=frozenset().union(*(f.cannot for f in facts)),
+            info=ChildInfo(child_id, agencies, list(practitioners.values()),
+                           shielded or any(f.info.shielded for f in facts)))
+
+
+def _segments(stds: Sequence[StandardisedEvent]) -> Iterator[list[StandardisedEvent]]:
+    """Runs of events, each correction alone: a correction reads and removes its agency
+    record's stored records (Index.superseded_by), which must all be written before it."""
+    run: list[StandardisedEvent] = []
+    for std in stds:
+        if std.correction:
+            if run:
+                yield run
+                run = []
+            yield [std]
+        else:
+            run.append(std)
+    if run:
+        yield run
+
+
+def _batch_frequencies(pending: list[_Event], fetched: list[Prefetched]) -> list[_Frequencies]:
+    """Each event's term frequencies and record count (score_pair), counting the batch's
+    earlier events as written: each adds one record and one to each of its values' counts."""
+    added: Counter[str] = Counter()
+    out: list[_Frequencies] = []
+    for i, (e, p) in enumerate(zip(pending, fetched, strict=True)):
+        total = p.total + i
+        if total < TF_MIN_RECORDS:  # below this a frequency is noise: no TF adjustment
+            out.append(({}, total))
+        else:
+            out.append(({c: (n + added[key]) / total
+                         for (c, key), n in zip(e.tf_keys, p.counts, strict=True)}, total))
+        added.update(key for _, key in e.tf_keys)
+    return out
 
 
 def _review(decision: LinkDecision,

@@ -43,15 +43,16 @@ import redis
 from pydantic import BaseModel, ConfigDict
 
 from services.matcher.blocking import block_keys
+from services.matcher.candidates import Ranked
 from services.matcher.keys import Keys
 from services.matcher.keys import compact_id as _member
 from services.matcher.keys import full_id as _event_id
-from services.matcher.scripts import INDEX_RECORD, PREFETCH, RESOLVE
+from services.matcher.scripts import COMMIT_RECORD, MERGE_CHILD, PREFETCH, RESOLVE
 from services.matcher.standardise import Features
 from signpost.crypto import CryptoError, KeyStore, b64, open_sealed, seal, unb64
 
-__all__ = ["ChildFacts", "ChildInfo", "Forgotten", "Index", "PractitionerOnRecord", "StoredRecord",
-           "Superseded"]
+__all__ = ["ChildFacts", "ChildInfo", "Forgotten", "Index", "PractitionerOnRecord",
+           "PrefetchRequest", "Prefetched", "StoredRecord", "Superseded"]
 
 LOCK_TIMEOUT_S = 30.0  # a matcher that dies holding the lock frees it after this
 LOCK_WAIT_S = 60.0
@@ -91,12 +92,27 @@ class StoredRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class _ChildSets:
-    records: dict[str, float]  # compact member -> sequence
-    agencies: dict[str, str]
-    practitioners: dict[str, str]
-    cannot: set[str]
-    shielded: bool
+class PrefetchRequest:
+    """What one event asks of `prefetch_many`: its blocking keys (digests), its term-frequency
+    keys, and how many members to read from each blocking key (newest first)."""
+
+    event_id: str
+    digests: list[str]
+    tf_keys: list[str]
+    caps: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetched:
+    """`prefetch_many`'s answer for one event: its stored result, or (stored None) the
+    record count, its sequence number, its term counts (in its request's order) and its
+    candidates (record id, shared keys, sequence), ranked and capped."""
+
+    stored: str | None
+    total: int = 0
+    seq: int = 0
+    counts: tuple[int, ...] = ()
+    ranked: tuple[Ranked, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,30 +325,49 @@ class Index:
             pipe.smembers(self.k.cannot_link(cid))
         return frozenset(x for members in pipe.execute() for x in members)
 
-    def prefetch(self, event_id: str, digests: list[str], tf_values: dict[str, str]
-                 ) -> tuple[str | None, list[str], int, dict[str, float], int]:
-        """One command (scripts.PREFETCH) for what every event needs before scoring: (its
-        stored result if it was decided already, else None and: the candidate record ids,
-        ranked and capped as candidates.py says, the number of stored records, term
-        frequencies, this event's sequence number)."""
-        named = [(c, v) for c, v in tf_values.items() if v]
+    def tf_keys(self, tf_values: dict[str, str]) -> list[tuple[str, str]]:
+        """(comparison, term-frequency key) of each value the event has, in order."""
+        return [(c, self.k.tf(c, self.digest(v))) for c, v in tf_values.items() if v]
+
+    def prefetch_many(self, requests: list[PrefetchRequest]) -> list[Prefetched]:
+        """One round trip for what each event needs before scoring (scripts.PREFETCH, one
+        command per event, in order): its stored result if it was decided already, else the
+        record count, its sequence number, its term counts and its ranked candidates."""
         k = self.k
-        reply = self._prefetch(
-            keys=[k.event(event_id), k.tf_total, k.seq,
-                  *(k.tf(comparison, self.digest(value)) for comparison, value in named),
-                  *(k.block(d) for d in digests)],
-            args=[len(named), self.cap, self.max_candidates])
-        if reply[0]:
-            return _unpack_result(str(reply[0])), [], 0, {}, 0
-        _, total, seq, counts, members = reply
-        ids = [_event_id(m) for m in members]
-        return None, ids, *_frequencies(int(total), named, counts), int(seq)
+        pipe = self.r.pipeline(transaction=False)
+        for q in requests:
+            pipe.evalsha(self._prefetch.sha, 3 + len(q.tf_keys) + len(q.digests),
+                         k.event(q.event_id), k.tf_total, k.seq, *q.tf_keys,
+                         *(k.block(d) for d in q.digests),
+                         len(q.tf_keys), self.max_candidates, *q.caps)
+        try:
+            replies = pipe.execute()
+        except redis.exceptions.NoScriptError:  # a restarted Redis: load it, once, and again
+            self._prefetch.sha = str(self.r.script_load(PREFETCH))
+            return self.prefetch_many(requests)
+        out = []
+        for reply in replies:
+            if reply[0]:
+                out.append(Prefetched(stored=_unpack_result(str(reply[0]))))
+                continue
+            _, total, seq, counts, flat = reply
+            out.append(Prefetched(
+                stored=None, total=int(total), seq=int(seq),
+                counts=tuple(int(c or 0) for c in counts),
+                ranked=tuple((_event_id(str(flat[i])), int(flat[i + 1]), int(flat[i + 2]))
+                             for i in range(0, len(flat), 3))))
+        return out
 
     def next_seq(self) -> int:
         return int(self.r.incr(self.k.seq))
 
-    def commit(
+    def transaction(self) -> Any:
+        """A MULTI/EXEC pipeline: what is queued on it is written all at once or not at all."""
+        return self.r.pipeline(transaction=True)
+
+    def queue_commit(
         self,
+        pipe: Any,
         *,
         features: Features,
         digests: list[str],
@@ -343,69 +378,55 @@ class Index:
         shielded: bool,
         seq: int,
         result_json: str,
-        tf_values: dict[str, str],
+        tf_keys: list[tuple[str, str]],
         outcome: str = "",
         review: tuple[str, str, float] | None = None,
         stats_bucket: int = 0,
         score: float | None = None,
         superseded: list[Superseded] | None = None,
     ) -> None:
-        """Write one event's record, keys, child updates, merges, stored result, review item
-        (id, JSON, priority), dashboard count and the removal of records a correction
-        supersedes, atomically."""
+        """Queue, on a `transaction()`, one event's record, keys, child updates, merges,
+        stored result, review item (id, JSON, priority), dashboard count and the removal of
+        records a correction supersedes. Nothing is read: a merge moves the loser's sets
+        inside Redis (scripts.MERGE_CHILD), so it sees what the transaction queued before it.
+        `shielded`: the event's own flag; a merged child's is carried over by the script."""
         k = self.k
-        merged_data = [self._child_sets(loser) for loser in merge_from]
-        pipe = self.r.pipeline(transaction=True)
         for old in superseded or ():
             for d in old.digests:
                 pipe.zrem(k.block(d), _member(old.record_id))
             pipe.delete(k.record(old.record_id))
             pipe.zrem(k.child_records(old.child_id), _member(old.record_id))
             pipe.zrem(k.agency_record_events(old.arec), _member(old.record_id))
-        if new_child:
-            pipe.hset(k.child(child_id), mapping={"created": seq, "shielded": "0"})
-        for loser, sets in zip(merge_from, merged_data, strict=True):
-            self._merge_into(pipe, child_id, loser, sets)
-            shielded = shielded or sets.shielded
-        pipe.set(k.record(features.event_id), self.seal_record(features, child_id, seq))
-        member = _member(features.event_id)
-        counted = [k.tf_total, *(k.tf(comparison, self.digest(value))
-                                 for comparison, value in tf_values.items() if value)]
+        for loser in merge_from:
+            self._merge_into(pipe, child_id, loser)
+        arec = self._arec(features.agency_id, features.agency_record_id)
+        counted = [k.tf_total, *(key for _, key in tf_keys)]
         # EVAL, not EVALSHA: inside MULTI a script unknown to a restarted Redis would fail
         # alone at EXEC while the rest of the transaction went through.
-        pipe.eval(INDEX_RECORD, len(digests) + len(counted), *(k.block(d) for d in digests),
-                  *counted, member, seq, len(digests), BLOCK_TRIM if seq % TRIM_EVERY == 0 else 0)
-        pipe.zadd(k.child_records(child_id), {member: seq})
-        arec = self._arec(features.agency_id, features.agency_record_id)
-        pipe.hsetnx(k.agency_records, arec, child_id)
-        pipe.zadd(k.agency_record_events(arec), {member: seq})
-        pipe.hset(k.child_agencies(child_id), features.agency_id, features.agency_kind)
-        pipe.hset(k.child_practitioners(child_id), practitioner.id,
-                  practitioner.model_dump_json(exclude_defaults=True))
-        if shielded:
-            pipe.hset(k.child(child_id), "shielded", "1")
-        pipe.set(k.event(features.event_id), _pack_result(result_json),
-                 px=self.result_ttl_ms or None)
+        pipe.eval(COMMIT_RECORD, 10 + len(digests) + len(counted),
+                  k.record(features.event_id), k.child(child_id), k.child_records(child_id),
+                  k.agency_records, k.agency_record_events(arec), k.child_agencies(child_id),
+                  k.child_practitioners(child_id), k.event(features.event_id),
+                  k.stats(stats_bucket), k.recent_scores, *(k.block(d) for d in digests),
+                  *counted,
+                  _member(features.event_id), seq, len(digests),
+                  BLOCK_TRIM if seq % TRIM_EVERY == 0 else 0,
+                  self.seal_record(features, child_id, seq), int(new_child), arec, child_id,
+                  features.agency_id, features.agency_kind, practitioner.id,
+                  practitioner.model_dump_json(exclude_defaults=True), int(shielded),
+                  _pack_result(result_json), self.result_ttl_ms, outcome, STATS_KEEP_S,
+                  "" if score is None else f"{score:.4f}", SCORES_KEPT)
         if review is not None:
             pipe.set(k.review_item(review[0]), review[1])
             pipe.zadd(k.review_queue, {review[0]: review[2]}, nx=True)
-        if outcome:
-            pipe.hincrby(k.stats(stats_bucket), outcome, 1)
-            pipe.expire(k.stats(stats_bucket), STATS_KEEP_S)
-            pipe.lpush(k.recent_scores, "" if score is None else f"{score:.4f}")
-            pipe.ltrim(k.recent_scores, 0, SCORES_KEPT - 1)
-        pipe.execute()
 
     def merge(self, *, winner: str, loser: str) -> None:
         """Move everything of `loser` onto `winner` in one transaction (an accepted review).
 
         The caller holds `lock`, so no event commits against either child meanwhile.
         """
-        sets = self._child_sets(loser)
         pipe = self.r.pipeline(transaction=True)
-        self._merge_into(pipe, winner, loser, sets)
-        if sets.shielded:
-            pipe.hset(self.k.child(winner), "shielded", "1")
+        self._merge_into(pipe, winner, loser)
         pipe.execute()
 
     def bar(self, a: str, b: str) -> None:
@@ -431,30 +452,15 @@ class Index:
         """The newest events' best-candidate scores, newest first (None: no candidate)."""
         return [float(v) if v else None for v in self.r.lrange(self.k.recent_scores, 0, -1)]
 
-    def _child_sets(self, cid: str) -> _ChildSets:
-        pipe = self.r.pipeline(transaction=False)
-        pipe.zrange(self.k.child_records(cid), 0, -1, withscores=True)
-        pipe.hgetall(self.k.child_agencies(cid))
-        pipe.hgetall(self.k.child_practitioners(cid))
-        pipe.smembers(self.k.cannot_link(cid))
-        pipe.hget(self.k.child(cid), "shielded")
-        recs, agencies, pracs, cannot, shielded = pipe.execute()
-        return _ChildSets(dict(recs), dict(agencies), dict(pracs), set(cannot), shielded == "1")
-
-    def _merge_into(self, pipe: Any, winner: str, loser: str, sets: _ChildSets) -> None:
-        """Queue, on a MULTI pipeline, the move of everything of `loser` onto `winner`."""
+    def _merge_into(self, pipe: Any, winner: str, loser: str) -> None:
+        """Queue, on a MULTI pipeline, the move of everything of `loser` onto `winner`
+        (scripts.MERGE_CHILD: EVAL, not EVALSHA, as COMMIT_RECORD in `queue_commit`)."""
         k = self.k
-        if sets.records:
-            pipe.zadd(k.child_records(winner), sets.records)
-        if sets.agencies:
-            pipe.hset(k.child_agencies(winner), mapping=sets.agencies)
-        if sets.practitioners:
-            pipe.hset(k.child_practitioners(winner), mapping=sets.practitioners)
-        if sets.cannot:
-            pipe.sadd(k.cannot_link(winner), *sets.cannot)
-        pipe.hset(k.redirect, loser, winner)
-        pipe.delete(k.child(loser), k.child_records(loser), k.child_agencies(loser),
-                    k.child_practitioners(loser), k.cannot_link(loser))
+        pipe.eval(MERGE_CHILD, 11,
+                  *(f(c) for c in (winner, loser) for f in (
+                      k.child, k.child_records, k.child_agencies, k.child_practitioners,
+                      k.cannot_link)),
+                  k.redirect, loser, winner)
 
     # --- deletion, retention and subject access (DESIGN §7) ------------------------------
 
@@ -530,14 +536,6 @@ class Index:
         every matcher asks, one runs it, and a restart does not run it again early."""
         return bool(self.r.set(f"{self.k.p}:purge:claim", "1", nx=True,
                                px=max(1, int(interval_s * 1000))))
-
-
-def _frequencies(total: int, named: list[tuple[str, str]],
-                 counts: list[Any]) -> tuple[int, dict[str, float]]:
-    """(records, comparison -> share of records with the value); none below TF_MIN_RECORDS."""
-    if total < TF_MIN_RECORDS:
-        return total, {}
-    return total, {c: int(n or 0) / total for (c, _), n in zip(named, counts, strict=True)}
 
 
 def _aad(record_id: str, key_id: str, agency_id: str, agency_kind: str) -> bytes:

@@ -11,40 +11,52 @@ scripts run unchanged on a Redis Cluster shard (README: Redis Cluster and capaci
 
 from __future__ import annotations
 
-__all__ = ["INDEX_RECORD", "PREFETCH", "RESOLVE"]
+__all__ = ["COMMIT_RECORD", "MERGE_CHILD", "PREFETCH", "RESOLVE"]
 
 #: What every event reads before scoring, in one command. KEYS: the event's stored result,
 #: the record count, the sequence, then `n_tf` term-frequency keys, then the blocking keys.
-#: ARGV: n_tf, members read per blocking key (newest first), candidates kept.
+#: ARGV: n_tf, candidates kept, then per blocking key the members read from it (newest
+#: first; 0: none; an engine batch reads fewer where its own newer records fill the window).
 #: Returns {stored result} if the event was decided already (nothing else is done), else
-#: {'', record count, this event's sequence number, {term counts}, {candidate members}}.
+#: {'', record count, this event's sequence number, {term counts}, {member, shared keys,
+#: sequence, ...}} with the candidates ranked (most shared keys, then newest) and capped.
 PREFETCH = """
 local stored = redis.call('GET', KEYS[1])
 if stored then return {stored} end
-local n_tf, cap, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local counts, order, ids = {}, {}, {}
+local n_tf, keep = tonumber(ARGV[1]), tonumber(ARGV[2])
+local counts, seqs, ids = {}, {}, {}
 for i = 4 + n_tf, #KEYS do
-  for _, m in ipairs(redis.call('ZREVRANGE', KEYS[i], 0, cap - 1)) do
-    local c = counts[m]
-    if c then
-      counts[m] = c + 1
-    else
-      counts[m] = 1
-      ids[#ids + 1] = m
-      order[m] = #ids
+  local cap = tonumber(ARGV[i - n_tf - 1])
+  if cap > 0 then
+    local page = redis.call('ZREVRANGE', KEYS[i], 0, cap - 1, 'WITHSCORES')
+    for j = 1, #page, 2 do
+      local m = page[j]
+      local c = counts[m]
+      if c then
+        counts[m] = c + 1
+      else
+        counts[m] = 1
+        seqs[m] = tonumber(page[j + 1])
+        ids[#ids + 1] = m
+      end
     end
   end
 end
-if #ids > keep then
-  table.sort(ids, function(a, b)
-    if counts[a] ~= counts[b] then return counts[a] > counts[b] end
-    return order[a] < order[b]
-  end)
-  for i = #ids, keep + 1, -1 do ids[i] = nil end
+table.sort(ids, function(a, b)
+  if counts[a] ~= counts[b] then return counts[a] > counts[b] end
+  if seqs[a] ~= seqs[b] then return seqs[a] > seqs[b] end
+  return a < b
+end)
+local ranked = {}
+for i = 1, math.min(#ids, keep) do
+  local m = ids[i]
+  ranked[#ranked + 1] = m
+  ranked[#ranked + 1] = counts[m]
+  ranked[#ranked + 1] = seqs[m]
 end
 local tf = {}
 for i = 1, n_tf do tf[i] = redis.call('GET', KEYS[3 + i]) or '0' end
-return {'', redis.call('GET', KEYS[2]) or '0', redis.call('INCR', KEYS[3]), tf, ids}
+return {'', redis.call('GET', KEYS[2]) or '0', redis.call('INCR', KEYS[3]), tf, ranked}
 """
 
 #: The child that now stands for each child id, following merges. KEYS: the redirect hash.
@@ -63,15 +75,62 @@ end
 return out
 """
 
-#: A new record into the blocking index and the term counts. KEYS: `n_block` blocking keys,
-#: then the record count and the term-frequency keys. ARGV: member, sequence, n_block, and
-#: the number of members to keep per blocking key or 0 (no trim this time).
-INDEX_RECORD = """
-local n_block, keep = tonumber(ARGV[3]), tonumber(ARGV[4])
-for i = 1, n_block do
-  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
+#: One event's record and what it changes, in one command (queued in the commit's MULTI after
+#: any merge the event makes, and before its review item). KEYS: [1] the record, [2] the
+#: child, [3] its records, [4] the agency-record hash, [5] the agency record's events, [6] the
+#: child's agencies, [7] its practitioners, [8] the event's stored result, [9] the dashboard
+#: bucket, [10] the recent scores, then `n_block` blocking keys, then the record count and the
+#: term-frequency keys. ARGV: [1] member, [2] sequence, [3] n_block, [4] members kept per
+#: blocking key or 0 (no trim this time), [5] the sealed record, [6] '1' for a new child,
+#: [7] the agency record's keyed hash, [8] the child id, [9] agency id, [10] agency kind,
+#: [11] practitioner id, [12] practitioner JSON, [13] '1' if the event is shielded, [14] the
+#: stored result, [15] its expiry in ms or 0, [16] the outcome ('' counts nothing), [17] the
+#: bucket's expiry in s, [18] the best candidate's score ('' none), [19] scores kept.
+COMMIT_RECORD = """
+local member, seq, n_block, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if ARGV[6] == '1' then redis.call('HSET', KEYS[2], 'created', seq, 'shielded', '0') end
+redis.call('SET', KEYS[1], ARGV[5])
+for i = 11, 10 + n_block do
+  redis.call('ZADD', KEYS[i], seq, member)
   if keep > 0 then redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -keep - 1) end
 end
-for i = n_block + 1, #KEYS do redis.call('INCR', KEYS[i]) end
+for i = 11 + n_block, #KEYS do redis.call('INCR', KEYS[i]) end
+redis.call('ZADD', KEYS[3], seq, member)
+redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[8])
+redis.call('ZADD', KEYS[5], seq, member)
+redis.call('HSET', KEYS[6], ARGV[9], ARGV[10])
+redis.call('HSET', KEYS[7], ARGV[11], ARGV[12])
+if ARGV[13] == '1' then redis.call('HSET', KEYS[2], 'shielded', '1') end
+if tonumber(ARGV[15]) > 0 then
+  redis.call('SET', KEYS[8], ARGV[14], 'PX', ARGV[15])
+else
+  redis.call('SET', KEYS[8], ARGV[14])
+end
+if ARGV[16] ~= '' then
+  redis.call('HINCRBY', KEYS[9], ARGV[16], 1)
+  redis.call('EXPIRE', KEYS[9], ARGV[17])
+  redis.call('LPUSH', KEYS[10], ARGV[18])
+  redis.call('LTRIM', KEYS[10], 0, tonumber(ARGV[19]) - 1)
+end
 return n_block
+"""
+
+#: Everything of one child moved onto another, read and written inside Redis, so a merge
+#: queued in a transaction sees what the transaction wrote before it (an engine batch links
+#: events to a child and merges it in one MULTI). KEYS: the winner's child hash, records,
+#: agencies, practitioners, cannot-link set; the loser's five; the redirect hash.
+#: ARGV: loser id, winner id.
+MERGE_CHILD = """
+redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[7], 'AGGREGATE', 'MAX')
+for k = 3, 4 do
+  local pairs = redis.call('HGETALL', KEYS[k + 5])
+  for i = 1, #pairs, 2 do redis.call('HSET', KEYS[k], pairs[i], pairs[i + 1]) end
+end
+redis.call('SUNIONSTORE', KEYS[5], KEYS[5], KEYS[10])
+if redis.call('HGET', KEYS[6], 'shielded') == '1' then
+  redis.call('HSET', KEYS[1], 'shielded', '1')
+end
+redis.call('HSET', KEYS[11], ARGV[1], ARGV[2])
+redis.call('DEL', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10])
+return 1
 """

@@ -1,0 +1,114 @@
+"""Engine.process_many decides a batch exactly as Engine.process decides its events one at a
+time (real Redis): the same outcomes, scores, rules, explanations, alerts and clusters, with
+merges, reviews, corrections, replays within a batch, and the candidate windows and caps
+binding. Child ids are random, so they are compared by order of first appearance."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis
+
+from schemas import StandardisedEvent
+from services.ingest.validate import validate
+from services.matcher.engine import Engine, Result
+from services.matcher.index import Index
+from services.matcher.keys import Keys
+from services.matcher.model import default_model
+from signpost.synth import synthesise
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+CHILD_ID = re.compile(r"C[0-9a-f]{20}")
+
+
+def _events(children: int, seed: int) -> list[StandardisedEvent]:
+    """A synthetic stream (twins, siblings, aliases, moves), with replays inside it and a few
+    corrections."""
+    rng = random.Random(seed)
+    stds = []
+    for event, _ in synthesise(children, seed).stream():
+        std = validate(json.dumps(event).encode(), NOW)
+        assert isinstance(std, StandardisedEvent)
+        stds.append(std)
+    for i in rng.sample(range(len(stds)), 12):  # corrections, each alone in its segment
+        stds[i] = stds[i].model_copy(update={"correction": True})
+    for i in sorted(rng.sample(range(len(stds)), 20), reverse=True):  # a replay close behind
+        stds.insert(min(len(stds), i + rng.randint(1, 5)), stds[i])
+    return stds
+
+
+@pytest.fixture
+def prefixes(redis_client: redis.Redis, key_prefix: str) -> Iterator[tuple[str, str]]:
+    """Two prefixes of this test's own, one per engine; their keys are deleted after."""
+    yield f"{key_prefix}a", f"{key_prefix}b"
+    for name in (f"{key_prefix}a", f"{key_prefix}b"):
+        for key in redis_client.scan_iter(match=f"{{{name}}}:*"):
+            redis_client.delete(key)
+
+
+def _engine(client: redis.Redis, prefix: str, **options: Any) -> Engine:
+    return Engine(Index.private(client, prefix, **options), default_model(), clock=lambda: NOW,
+                  shared=False)
+
+
+def _relabelled(results: list[Result]) -> list[str]:
+    """Each result's JSON with child ids numbered by first appearance."""
+    names: dict[str, str] = {}
+
+    def name(m: re.Match[str]) -> str:
+        return names.setdefault(m.group(0), f"child-{len(names)}")
+    return [CHILD_ID.sub(name, r.model_dump_json()) for r in results]
+
+
+def _clusters(engine: Engine, results: list[Result]) -> set[frozenset[str]]:
+    final = engine.index.resolve_many([r.decision.child_id for r in results])
+    groups: dict[str, set[str]] = {}
+    for r in results:
+        groups.setdefault(final[r.decision.child_id], set()).add(str(r.decision.event_id))
+    return {frozenset(g) for g in groups.values()}
+
+
+@pytest.mark.parametrize("options", [{}, {"cap_per_key": 4, "max_candidates": 5}],
+                         ids=["default-caps", "small-caps"])
+def test_a_batch_decides_exactly_as_one_at_a_time(redis_client: redis.Redis,
+                                                  prefixes: tuple[str, str],
+                                                  options: dict[str, Any]) -> None:
+    stds = _events(110, 4)
+    alone = _engine(redis_client, prefixes[0], **options)
+    one_by_one = [alone.process(std) for std in stds]
+    batched = _engine(redis_client, prefixes[1], **options)
+    rng = random.Random(9)
+    many: list[Result | Exception] = []
+    while len(many) < len(stds):
+        size = rng.choice([1, 2, 7, 40, 200])
+        many.extend(batched.process_many(stds[len(many):len(many) + size]))
+    assert all(isinstance(r, Result) for r in many)
+    results = [r for r in many if isinstance(r, Result)]
+    outcomes = {r.decision.outcome.value for r in one_by_one}
+    assert {"linked", "new_child", "review", "merged"} <= outcomes  # the paths are exercised
+    assert _relabelled(results) == _relabelled(one_by_one)
+    assert _clusters(batched, results) == _clusters(alone, one_by_one)
+    assert batched.index.r.get(batched.index.k.seq) is not None
+
+
+def test_an_event_the_engine_raises_on_is_given_back_and_the_batch_goes_on(
+        redis_client: redis.Redis, prefixes: tuple[str, str]) -> None:
+    stds = _events(12, 2)[:60]
+    poison = stds[30]
+    redis_client.set(Keys(prefixes[1]).event(str(poison.event.event_id)), "{broken")
+    alone = _engine(redis_client, prefixes[0])
+    expected = [alone.process(s) for s in stds if s is not poison]
+    batched = _engine(redis_client, prefixes[1])
+    many = batched.process_many(stds)
+    assert isinstance(many[30], ValueError)  # pydantic's ValidationError is a ValueError
+    assert [isinstance(r, Exception) for r in many] == [s is poison for s in stds]
+    got = [r for r in many if isinstance(r, Result)]
+    assert _relabelled(got) == _relabelled(expected)
