@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 __all__ = ["Keys", "compact_id", "full_id"]
 
 
+ID_CACHE = 1 << 17  # ids converted per process and kept: an event's candidates recur
+
+
+@lru_cache(maxsize=ID_CACHE)
 def compact_id(event_id: str) -> str:
     """An event (record) id as it appears in key names and index members: a UUID (canonical:
     lower case, dashed) as the 22 characters of its 16 bytes in URL-safe base64, not 36; any
@@ -26,6 +31,7 @@ def compact_id(event_id: str) -> str:
     return "=" + event_id
 
 
+@lru_cache(maxsize=ID_CACHE)
 def full_id(compact: str) -> str:
     """`compact_id`'s inverse (a member written before the compact form is the id itself)."""
     if compact.startswith("="):

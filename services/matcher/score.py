@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from schemas import FieldExplanation
+from services.matcher.compare import Predicate
 from services.matcher.model import COMPARISONS, Level, LinkageModel
 from services.matcher.standardise import Features
 
@@ -71,6 +72,10 @@ class _Weights:
 
     by_level: tuple[dict[str, float], ...]
     tf_exact_m: tuple[float | None, ...]
+    # per comparison (COMPARISONS order): its name, its (level name, predicate) in order, its
+    # weights by level and its exact level's m (None: no term frequency)
+    compiled: tuple[tuple[str, tuple[tuple[str, Predicate], ...], dict[str, float],
+                          float | None], ...] = ()
 
 
 _WEIGHTS: dict[int, tuple[LinkageModel, _Weights]] = {}
@@ -86,7 +91,10 @@ def _weights_of(model: LinkageModel) -> _Weights:
         for level in comp.levels} for comp in COMPARISONS)
     tf_m = tuple(model.levels[comp.name]["exact"].m if comp.name in model.tf_comparisons
                  else None for comp in COMPARISONS)
-    table = _Weights(by_level, tf_m)
+    compiled = tuple((comp.name, tuple((level.name, level.test) for level in comp.levels),
+                      weights, m) for comp, weights, m in zip(COMPARISONS, by_level, tf_m,
+                                                               strict=True))
+    table = _Weights(by_level, tf_m, compiled)
     _WEIGHTS[id(model)] = (model, table)
     return table
 
@@ -104,15 +112,17 @@ def score_pair(a: Features, b: Features, model: LinkageModel,
     levels: dict[str, str] = {}
     weights: list[float] = []
     freqs: list[float | None] = []
-    for comp, by_level, tf_m in zip(COMPARISONS, table.by_level, table.tf_exact_m,
-                                    strict=True):
-        level = comp.level_of(a, b).name
-        levels[comp.name] = level
-        freq = tf.get(comp.name) if tf and level == "exact" else None
+    for name, tests, by_level, tf_m in table.compiled:  # model.Comparison.level_of, inlined
+        for level, test in tests:  # noqa: B007 (the level it breaks at is the pair's)
+            if test(a, b):
+                break
+        else:
+            raise AssertionError(f"comparison {name} has no else level")
+        levels[name] = level
+        freq = tf.get(name) if tf and tf_m is not None and level == "exact" else None
         if freq is not None and tf_m is not None:
             weights.append(match_weight(tf_m, max(freq, model.tf_min_u)))
-            freqs.append(freq)
         else:
             weights.append(by_level[level])
-            freqs.append(None)
+        freqs.append(freq)
     return ScoredPair(prior + sum(weights), prior, levels, tuple(weights), tuple(freqs))

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -53,8 +53,11 @@ def name_tokens(value: str | None) -> tuple[str, ...]:
     return tuple(fold(value).split())
 
 
+@lru_cache(maxsize=1 << 16)
 def phonetic(token: str) -> str:
-    """A phonetic code robust to spelling variants (metaphone; nysiis for short codes)."""
+    """A phonetic code robust to spelling variants (metaphone; nysiis for short codes).
+    Cached (a bounded number of name tokens, in this process only): the comparisons ask for
+    the same names' codes for every candidate pair."""
     if not token:
         return ""
     code = jellyfish.metaphone(token)
@@ -127,7 +130,12 @@ class Features:
 
     @property
     def dob_date(self) -> date | None:
-        return date.fromisoformat(self.dob) if self.dob else None
+        return _date(self.dob) if self.dob else None
+
+
+@lru_cache(maxsize=1 << 14)
+def _date(iso: str) -> date:
+    return date.fromisoformat(iso)
 
 
 def features(std: StandardisedEvent) -> Features:
