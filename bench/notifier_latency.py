@@ -165,8 +165,8 @@ def main() -> None:
         env = {"SIGNPOST_KAFKA_BOOTSTRAP": bootstrap, "SIGNPOST_REDIS_URL": redis_url,
                "SIGNPOST_TOPIC_PREFIX": f"b{tag}.", "SIGNPOST_KEY_PREFIX": f"b{tag}",
                "SIGNPOST_PARTITIONS": "3"}
-        settings = CommonSettings(**{k.removeprefix("SIGNPOST_").lower(): v
-                                     for k, v in env.items()})
+        settings = CommonSettings.model_validate({k.removeprefix("SIGNPOST_").lower(): v
+                                                  for k, v in env.items()})
         ensure_topics(settings)
         notifier = _notifier(env, receiver, args.workers)
         opened.callback(notifier.wait, 30)

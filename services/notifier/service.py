@@ -2,16 +2,17 @@
 
 The Kafka loop only accepts: per alert and recipient, one ACCEPT script stores the alert in
 the inbox with its delivery record and schedules its jobs (webhook, e-mail, escalation) or
-folds it into an earlier alert about the same trigger. Delivery workers (worker.py) run the
-jobs. A record that is not an Alert goes to `alerts.dlq`; Redis trouble raises out of `handle`,
-so run_loop retries the batch: never the DLQ.
+folds it into an earlier alert about the same trigger; a partition's polled records are
+accepted in one Redis round trip (`handle_batch`). Delivery workers (worker.py) run the
+jobs. A record that is not an Alert goes to `alerts.dlq`; Redis trouble raises out of
+`handle_batch`, so run_loop retries the batch: never the DLQ.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,18 +25,17 @@ from schemas import Alert, Recipient
 from services.notifier import metrics
 from services.notifier.api import create_app
 from services.notifier.inbox import ESCALATE, InboxStore
-from services.notifier.ledger import Ledger
+from services.notifier.ledger import Acceptance, Ledger
 from services.notifier.retry import Backoff
 from services.notifier.settings import NotifierSettings
 from services.notifier.webhook import endpoint_for
-from services.notifier.worker import EMAIL, WEBHOOK, Deliverer
+from services.notifier.worker import EMAIL, WEBHOOK, Bell, Deliverer
 from signpost.audit import AuditLog, build_audit_log
 from signpost.dlq import dlq_outgoing, reason_of, validation_errors
 from signpost.http import serve_app_in_thread
 from signpost.kafka import (
     ConsumerRecord,
     Outgoing,
-    each_record,
     make_consumer,
     make_producer,
     record_location,
@@ -43,7 +43,7 @@ from signpost.kafka import (
 )
 from signpost.redis import make_redis
 
-__all__ = ["Notifier", "build_notifier", "handle", "jobs_for", "main"]
+__all__ = ["Notifier", "build_notifier", "handle", "handle_batch", "jobs_for", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +56,13 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Notifier:
-    """What `handle` needs: settings, the ledger and inbox, the clock, the workers' wake-up."""
+    """What `handle` needs: settings, the ledger and inbox, the clock, the workers' bell."""
 
     settings: NotifierSettings
     ledger: Ledger
     store: InboxStore
     now: Clock
-    wake: threading.Event
+    wake: Bell
 
     def close(self) -> None:
         self.store.r.close()
@@ -73,7 +73,7 @@ def build_notifier(settings: NotifierSettings, now: Clock = utc_now) -> Notifier
     client = make_redis(settings)
     return Notifier(settings=settings, ledger=Ledger(client, settings.key_prefix),
                     store=InboxStore(client, settings.key_prefix), now=now,
-                    wake=threading.Event())
+                    wake=Bell())
 
 
 def jobs_for(settings: NotifierSettings, alert: Alert, recipient: Recipient,
@@ -96,12 +96,14 @@ def jobs_for(settings: NotifierSettings, alert: Alert, recipient: Recipient,
     return jobs
 
 
-def _accept(n: Notifier, alert: Alert) -> None:
+def _accept(n: Notifier, alerts: Sequence[Alert]) -> None:
+    """Accept each alert for each of its recipients, in order, in one round trip."""
     now = n.now().timestamp()
-    for recipient in alert.recipients:
-        accepted = n.ledger.accept(alert=alert, recipient=recipient, now=now,
-                                   jobs=jobs_for(n.settings, alert, recipient, now),
-                                   fold_window_s=n.settings.fold_window_s)
+    items = [Acceptance(alert, recipient, jobs_for(n.settings, alert, recipient, now))
+             for alert in alerts for recipient in alert.recipients]
+    results = n.ledger.accept_many(items, now=now, fold_window_s=n.settings.fold_window_s)
+    for item, accepted in zip(items, results, strict=True):
+        alert = item.alert
         if accepted.status == "new":
             metrics.ACCEPTED.labels(alert.alert_type.value).inc()
         elif accepted.status == "folded":
@@ -109,24 +111,42 @@ def _accept(n: Notifier, alert: Alert) -> None:
             logger.info("alert_id=%s folded into %s", alert.alert_id, accepted.shown)
 
 
-def handle(record: ConsumerRecord, n: Notifier) -> list[Outgoing]:
-    """One record from `alerts`: accept it for every recipient, then wake the workers.
+def _rejected(record: ConsumerRecord, exc: ValidationError, n: Notifier) -> Outgoing:
+    """The `alerts.dlq` record of a record that is not an Alert, with the original bytes."""
+    errors = validation_errors(exc)
+    reason = reason_of(errors)
+    metrics.REJECTED.labels(reason.value).inc()
+    logger.warning("%s: not an alert (%s); dead-lettered", record_location(record), reason)
+    return dlq_outgoing(n.settings.topics.alerts_dlq, record, reason, errors)
+
+
+def handle_batch(records: Sequence[ConsumerRecord], n: Notifier) -> list[Outgoing]:
+    """A partition's polled records from `alerts`: accept every alert for every recipient
+    (one Redis round trip), then wake one worker.
 
     A record that is not an Alert goes to `alerts.dlq` as a DlqRecord with the original bytes:
     an AlertDlqRecord needs an alert id and a recipient that a broken record does not have.
+    Redis trouble raises, and run_loop handles the whole batch again: ACCEPT is idempotent.
     """
-    try:
-        alert = Alert.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        errors = validation_errors(exc)
-        reason = reason_of(errors)
-        metrics.REJECTED.labels(reason.value).inc()
-        logger.warning("%s: not an alert (%s); dead-lettered", record_location(record), reason)
-        return [dlq_outgoing(n.settings.topics.alerts_dlq, record, reason, errors)]
-    _accept(n, alert)
-    n.wake.set()
-    logger.debug("%s alert_id=%s accepted", record_location(record), alert.alert_id)
-    return []
+    parsed: list[tuple[ConsumerRecord, Alert]] = []
+    rejected: list[Outgoing] = []
+    for record in records:
+        try:
+            parsed.append((record, Alert.model_validate_json(record.value or b"")))
+        except ValidationError as exc:
+            rejected.append(_rejected(record, exc, n))
+    if parsed:
+        _accept(n, [alert for _, alert in parsed])
+        n.wake.ring()
+        if logger.isEnabledFor(logging.DEBUG):
+            for record, alert in parsed:
+                logger.debug("%s alert_id=%s accepted", record_location(record), alert.alert_id)
+    return rejected
+
+
+def handle(record: ConsumerRecord, n: Notifier) -> list[Outgoing]:
+    """One record from `alerts`: `handle_batch` of that record alone."""
+    return handle_batch([record], n)
 
 
 def _serve_inbox(settings: NotifierSettings, store: InboxStore, audit: AuditLog,
@@ -150,7 +170,7 @@ def _start_workers(n: Notifier, deliverer: Deliverer, stop: threading.Event,
     for thread in threads:
         thread.start()
         opened.callback(thread.join, 30)
-    opened.callback(n.wake.set)
+    opened.callback(n.wake.ring_all)
     opened.callback(stop.set)  # runs first: closing stops the workers before joining them
 
 
@@ -181,4 +201,4 @@ def main(settings: NotifierSettings, stop: threading.Event, now: Clock = utc_now
         consumer = make_consumer(settings, [settings.topics.alerts], settings.notifier_group,
                                  fetch_max_wait_ms=settings.fetch_max_wait_ms)
         opened.callback(consumer.close)
-        run_loop(consumer, producer, each_record(lambda r: handle(r, n)), stop, "notifier")
+        run_loop(consumer, producer, lambda records: handle_batch(records, n), stop, "notifier")

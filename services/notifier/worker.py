@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
@@ -23,12 +23,12 @@ from services.notifier import mail, metrics
 from services.notifier.escalation import escalate
 from services.notifier.inbox import ESCALATE, InboxStore
 from services.notifier.keys import Job
-from services.notifier.ledger import Ledger
+from services.notifier.ledger import Claimed, Ledger
 from services.notifier.retry import Attempt, Backoff, Next, next_step
 from services.notifier.settings import NotifierSettings
 from services.notifier.webhook import endpoint_for, post
 
-__all__ = ["EMAIL", "WEBHOOK", "Deliverer"]
+__all__ = ["EMAIL", "WEBHOOK", "Bell", "Deliverer"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,42 @@ TROUBLE_PAUSE_S = 1.0  # after Redis or the broker failed, before claiming again
 SEND_TIMEOUT_S = 30.0  # broker acknowledgement of a DLQ record or an escalated alert
 
 
+class Bell:
+    """How napping delivery workers are woken: `ring` wakes one of them (the Kafka loop rings
+    once per batch it accepted; a worker that claims a full batch rings again, so a burst
+    draws the others in one by one, and a single alert wakes a single worker rather than
+    every worker racing to claim it); `ring_all` wakes all (shutdown). A ring while none naps
+    is kept until a worker's `clear` (it is about to claim anyway) or `nap`."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._rung = False
+
+    def ring(self) -> None:
+        with self._cond:
+            self._rung = True
+            self._cond.notify()
+
+    def ring_all(self) -> None:
+        with self._cond:
+            self._rung = True
+            self._cond.notify_all()
+
+    def clear(self) -> None:
+        with self._cond:
+            self._rung = False
+
+    def nap(self, timeout_s: float) -> None:
+        """Until rung, or `timeout_s` at most; at once if rung meanwhile."""
+        with self._cond:
+            if not self._rung:
+                self._cond.wait(timeout_s)
+            self._rung = False
+
+
 @dataclass
 class Deliverer:
-    """What the workers share: settings, stores, clients, the clock and the wake-up event."""
+    """What the workers share: settings, stores, clients, the clock and the wake-up bell."""
 
     settings: NotifierSettings
     ledger: Ledger
@@ -51,23 +84,31 @@ class Deliverer:
     producer: KafkaProducer
     backoff: Backoff
     now: Callable[[], datetime]
-    wake: threading.Event
+    wake: Bell
+
+    _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
     def run(self, stop: threading.Event) -> None:
         """Claim and run due jobs until `stop`; nap until the next is due or a wake-up."""
-        while not stop.is_set():
-            self.wake.clear()
-            try:
-                jobs = self.ledger.claim(now=self.now().timestamp(),
-                                         lease_s=self.settings.lease_s, limit=CLAIM_BATCH)
-                for job in jobs:
-                    self.run_job(job)
-            except Exception:
-                logger.exception("delivery worker: Redis or broker trouble; claims will lapse")
-                stop.wait(TROUBLE_PAUSE_S)
-                continue
-            if not jobs:
-                self.wake.wait(self._nap())
+        try:
+            while not stop.is_set():
+                self.wake.clear()
+                try:
+                    jobs = self.ledger.claim(now=self.now().timestamp(),
+                                             lease_s=self.settings.lease_s, limit=CLAIM_BATCH)
+                    if len(jobs) == CLAIM_BATCH:  # there may be more: another worker helps
+                        self.wake.ring()
+                    self.run_jobs(jobs)
+                except Exception:
+                    logger.exception("delivery worker: Redis or broker trouble; claims will "
+                                     "lapse")
+                    stop.wait(TROUBLE_PAUSE_S)
+                    continue
+                if not jobs:
+                    self._close_mailer(idle_only=True)
+                    self.wake.nap(self._nap())
+        finally:
+            self._close_mailer()
 
     def _nap(self) -> float:
         due = self.ledger.next_due()
@@ -75,9 +116,17 @@ class Deliverer:
             return IDLE_MAX_S
         return min(IDLE_MAX_S, max(0.0, due - self.now().timestamp()))
 
+    def run_jobs(self, jobs: list[Job]) -> None:
+        """Claimed jobs, one after another (their alerts and accepted times read at once)."""
+        for claimed in self.ledger.claimed(jobs):
+            self._run(claimed)
+
     def run_job(self, job: Job) -> None:
         """One claimed job, whichever its channel."""
-        alert = self.ledger.alert(job.alert_id)
+        self.run_jobs([job])
+
+    def _run(self, claimed: Claimed) -> None:
+        job, alert = claimed.job, claimed.alert
         recipient = _addressee(alert, job) if alert is not None else None
         if alert is None or recipient is None:
             self.ledger.complete(job, "skipped", self.now())
@@ -85,13 +134,29 @@ class Deliverer:
         if job.channel == ESCALATE:
             self._escalate(job, alert, recipient)
         elif job.channel == WEBHOOK:
-            self._webhook(job, alert, recipient)
+            self._webhook(claimed, alert, recipient)
         elif job.channel == EMAIL:
-            self._email(job, alert, recipient)
+            self._email(claimed, alert, recipient)
         else:
             self.ledger.complete(job, "skipped", self.now())
 
-    def _webhook(self, job: Job, alert: Alert, recipient: Recipient) -> None:
+    def _mailer(self) -> mail.Mailer:
+        """This worker thread's SMTP sender (its connection is its own)."""
+        mailer: mail.Mailer | None = getattr(self._local, "mailer", None)
+        if mailer is None:
+            mailer = self._local.mailer = mail.Mailer(self.settings)
+        return mailer
+
+    def _close_mailer(self, idle_only: bool = False) -> None:
+        mailer: mail.Mailer | None = getattr(self._local, "mailer", None)
+        if mailer is not None:
+            if idle_only:
+                mailer.close_if_idle()
+            else:
+                mailer.close()
+
+    def _webhook(self, claimed: Claimed, alert: Alert, recipient: Recipient) -> None:
+        job = claimed.job
         target = endpoint_for(recipient, self.settings)
         if target is None:  # configuration changed since the alert was accepted
             self.ledger.complete(job, "skipped", self.now())
@@ -100,25 +165,26 @@ class Deliverer:
         with metrics.ATTEMPT_SECONDS.labels(WEBHOOK).time():
             attempt = post(self.client, target, alert, recipient,
                            now=lambda: self.now().timestamp())
-        self._settle(job, alert, attempt, number)
+        self._settle(claimed, alert, attempt, number)
 
-    def _email(self, job: Job, alert: Alert, recipient: Recipient) -> None:
+    def _email(self, claimed: Claimed, alert: Alert, recipient: Recipient) -> None:
+        job = claimed.job
         if self.settings.smtp_host is None or recipient.email is None:
             self.ledger.complete(job, "skipped", self.now())
             return
         number = self.ledger.begin_attempt(job)
         with metrics.ATTEMPT_SECONDS.labels(EMAIL).time():
-            attempt = mail.send(self.settings, mail.notice(self.settings, recipient.email,
-                                                           self.now()))
-        self._settle(job, alert, attempt, number)
+            attempt = self._mailer().send(recipient.email, self.now())
+        self._settle(claimed, alert, attempt, number)
 
-    def _settle(self, job: Job, alert: Alert, attempt: Attempt, number: int) -> None:
+    def _settle(self, claimed: Claimed, alert: Alert, attempt: Attempt, number: int) -> None:
         """After attempt `number`: delivered, a later retry, or alerts.dlq with the reason."""
+        job = claimed.job
         step = next_step(attempt, number, self.settings.max_attempts)
         if step is Next.done:
             if self.ledger.complete(job, "delivered", self.now()):
                 metrics.DELIVERED.labels(job.channel).inc()
-                self._observe_delivery(job)
+                self._observe_delivery(job, claimed.accepted)
         elif step is Next.retry:
             metrics.RETRIED.labels(job.channel).inc()
             logger.info("%s alert_id=%s attempt %d: %s; retrying", job.channel, job.alert_id,
@@ -127,8 +193,7 @@ class Deliverer:
         else:
             self._dead_letter(job, alert, attempt, number)
 
-    def _observe_delivery(self, job: Job) -> None:
-        accepted = self.ledger.accepted_at(job)
+    def _observe_delivery(self, job: Job, accepted: str | None) -> None:
         if accepted:
             seconds = max(0.0, self.now().timestamp() - float(accepted))
             metrics.DELIVERY_SECONDS.labels(job.channel).observe(seconds)
