@@ -12,6 +12,8 @@ _UK_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
 _DIGIT_TO_LETTER = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
 _LETTER_TO_DIGIT = str.maketrans({"O": "0", "I": "1", "L": "1", "S": "5", "B": "8"})
 _NHS_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+_NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
+_NHS_SEPARATORS = re.compile(r"[\s-]")
 
 
 def _fix_confusions(compact: str) -> str:
@@ -30,13 +32,13 @@ def clean_postcode(value: str | None) -> tuple[str | None, bool]:
     """(canonical postcode, is UK shape). 'n179ej' -> ('N17 9EJ', True)."""
     if value is None:
         return None, False
-    compact = re.sub(r"[^A-Za-z0-9]", "", value).upper()
+    compact = _NOT_ALPHANUMERIC.sub("", value).upper()
     if not compact:
         return None, False
-    for candidate in (compact, _fix_confusions(compact)):
-        m = _UK_POSTCODE.match(candidate)
-        if m:
-            return f"{m.group(1)} {m.group(2)}", True
+    # Most postcodes are well keyed: the repair is tried only when the value as given fails.
+    m = _UK_POSTCODE.match(compact) or _UK_POSTCODE.match(_fix_confusions(compact))
+    if m:
+        return f"{m.group(1)} {m.group(2)}", True
     return compact, False
 
 
@@ -55,7 +57,7 @@ def clean_nhs_number(value: str | None) -> tuple[str | None, list[str]]:
     """(10 digits or None, flags). A failing check digit is treated as absent and flagged."""
     if value is None:
         return None, []
-    digits = re.sub(r"[\s-]", "", value)
+    digits = _NHS_SEPARATORS.sub("", value)
     if not digits:
         return None, []
     if not nhs_check_digit_ok(digits):
