@@ -4,11 +4,11 @@ log on `contact.events`.
 Redis is a view: everything the matcher keeps there (records, blocking index, children,
 merges, stored results) follows from the events on `contact.events`, in order. The rebuild
 reads that topic from its beginning with a fresh consumer in no group (it commits nothing and
-disturbs no service), passes every record through the service's own
-`services.matcher.service.handle` — so the message format, opening sealed events and the
-engine are exactly the service's — into a fresh key prefix, and reports what it made. The
-links and alerts `handle` returns are not sent: they went out when the events were first
-matched.
+disturbs no service), passes the records, BATCH at a time, through the service's own
+`services.matcher.service.handle_batch` — so the message format, opening sealed events and
+the engine are exactly the service's (a batch decides as one at a time) — into a fresh key
+prefix, and reports what it made. The links and alerts it returns are not sent: they went out
+when the events were first matched.
 
 Order: partitions are merged by record timestamp, so events are matched in about the order
 they arrived. Online clustering depends on order: over one partition the rebuild gives
@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # the heavy imports wait for the command to run: `signpost` s
 
 __all__ = ["RebuildReport", "ordered_records", "rebuild", "register"]
 
+BATCH = 200  # records decided together, as a matcher's poll batch (max_poll_records)
 IDLE_S = 3.0  # the log is read to its end when no partition has given a record for this long
 POLL_MS = 200
 MAX_BUFFERED = 20_000  # records held per partition while waiting for the others (bounded)
@@ -60,7 +61,7 @@ class RebuildReport:
     prefix: str
     records: int = 0  # read from contact.events (repeats of an event included)
     events: int = 0  # distinct events decided
-    dead_lettered: int = 0  # records handle() sent to the DLQ (they were the first time too)
+    dead_lettered: int = 0  # records sent to the DLQ (they were the first time too)
     skipped: int = 0  # records with nothing to do (e.g. their record's data key is deleted)
     children: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -120,7 +121,7 @@ def rebuild(settings: MatcherSettings, prefix: str, out: Path | None = None,
     `signpost match-file` does.
     """
     from services.matcher.keys import Keys
-    from services.matcher.service import build_engine, handle  # the service's own path
+    from services.matcher.service import build_engine, handle_batch  # the service's own path
     from signpost.crypto import keystore_for
     from signpost.errors import ConfigError
     from signpost.kafka import make_reader
@@ -139,11 +140,23 @@ def rebuild(settings: MatcherSettings, prefix: str, out: Path | None = None,
     report = RebuildReport(prefix=prefix)
     decided: dict[str, str] = {}
     consumer, partitions = make_reader(settings, settings.topics.events)
+    batch: list[ConsumerRecord] = []
+
+    def decide_batch() -> None:
+        # One record gives one DLQ message, one link (and its alerts), or nothing (skipped).
+        accounted = _count(handle_batch(batch, engine, target), target, report, decided)
+        report.skipped += len(batch) - accounted
+        for _ in batch:
+            tick()
+        batch.clear()
+
     try:
         for record in ordered_records(consumer, partitions, idle_s):
             report.records += 1
-            _count(handle(record, engine, target), target, report, decided)
-            tick()
+            batch.append(record)
+            if len(batch) >= BATCH:
+                decide_batch()
+        decide_batch()
         report.read_to = {str(tp.partition): consumer.position(tp) for tp in partitions}
     finally:
         consumer.close()
@@ -160,20 +173,23 @@ def rebuild(settings: MatcherSettings, prefix: str, out: Path | None = None,
 
 
 def _count(outgoing: list[Outgoing], settings: MatcherSettings, report: RebuildReport,
-           decided: dict[str, str]) -> None:
+           decided: dict[str, str]) -> int:
+    """Count what a batch gave; the number of records it accounts for (DLQ and links)."""
     from schemas import LinkDecision
 
     topics = settings.topics
-    if not outgoing:
-        report.skipped += 1
+    accounted = 0
     for message in outgoing:
         if message.topic == topics.events_dlq:
             report.dead_lettered += 1
+            accounted += 1
         elif message.topic == topics.links:
+            accounted += 1
             d = LinkDecision.model_validate_json(message.value)
             if str(d.event_id) not in decided:
                 report.outcomes[d.outcome.value] = report.outcomes.get(d.outcome.value, 0) + 1
             decided[str(d.event_id)] = d.child_id
+    return accounted
 
 
 def _copy_thresholds(client: redis.Redis, source: str, target: str) -> None:
