@@ -42,7 +42,9 @@ from tests.support.wait import wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 OUTAGE_S = float(os.environ.get("SIGNPOST_FAULT_OUTAGE_S", "8"))
-CHILDREN = 150  # x4 events: 600, half before the outage and half after
+CHILDREN = 500  # x4 events: 2,000, half before the outage and half after (a poll batch
+# decides up to 200 at once: the first half must outlast a few of them for the cut to land
+# mid-stream)
 SERVICES = ("ingest", "matcher", "notifier")
 
 
