@@ -7,7 +7,7 @@ Redis key prefix.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -55,12 +55,24 @@ def redis_client(redis_server: EmbeddedServer) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def key_prefix(redis_client: redis.Redis) -> Iterator[str]:
+def new_prefix(redis_client: redis.Redis) -> Iterator[Callable[[], str]]:
+    """Makes Redis key prefixes of this test's own, as many as it asks for; the keys of each
+    (`{prefix}:*`) are deleted after."""
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(f"t{uuid.uuid4().hex[:8]}")
+        return made[-1]
+    yield make
+    for name in made:
+        for key in redis_client.scan_iter(match=f"{{{name}}}:*"):
+            redis_client.delete(key)
+
+
+@pytest.fixture
+def key_prefix(new_prefix: Callable[[], str]) -> str:
     """A Redis key prefix of this test's own; its keys (`{prefix}:*`) are deleted after."""
-    name = f"t{uuid.uuid4().hex[:8]}"
-    yield name
-    for key in redis_client.scan_iter(match=f"{{{name}}}:*"):
-        redis_client.delete(key)
+    return new_prefix()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,12 +46,9 @@ def _events(children: int, seed: int) -> list[StandardisedEvent]:
 
 
 @pytest.fixture
-def prefixes(redis_client: redis.Redis, key_prefix: str) -> Iterator[tuple[str, str]]:
+def prefixes(new_prefix: Callable[[], str]) -> tuple[str, str]:
     """Two prefixes of this test's own, one per engine; their keys are deleted after."""
-    yield f"{key_prefix}a", f"{key_prefix}b"
-    for name in (f"{key_prefix}a", f"{key_prefix}b"):
-        for key in redis_client.scan_iter(match=f"{{{name}}}:*"):
-            redis_client.delete(key)
+    return new_prefix(), new_prefix()
 
 
 def _engine(client: redis.Redis, prefix: str, **options: Any) -> Engine:

@@ -4,7 +4,7 @@ one (state, answers, folds within the batch), and claimed reads what the workers
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,11 +48,8 @@ def _stream() -> list[Alert]:
 
 
 @pytest.fixture
-def other_prefix(redis_client: redis.Redis) -> Iterator[str]:
-    name = f"t{uuid.uuid4().hex[:8]}"
-    yield name
-    for key in redis_client.scan_iter(match=f"{{{name}}}:*"):
-        redis_client.delete(key)
+def other_prefix(new_prefix: Callable[[], str]) -> str:
+    return new_prefix()
 
 
 def _state(client: redis.Redis, prefix: str) -> dict[str, Any]:
