@@ -92,24 +92,42 @@ class Pipeline:
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def publish(self, events: list[dict[str, Any]], rate: float | None) -> dict[str, float]:
-        """Send `events` signed, at `rate` per second (None: as fast as possible);
-        event id -> perf_counter just before its send."""
-        producer = make_producer(self.settings)
-        sent: dict[str, float] = {}
-        start = time.perf_counter()
-        for i, event in enumerate(events):
-            if rate is not None:
-                pause = start + i / rate - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-            raw = json.dumps(event).encode()
-            agency = event["agency"]["id"]
-            sent[event["event_id"]] = time.perf_counter()
-            producer.send(self.settings.topics.raw, value=raw,
-                          headers=signed_headers(agency, self.keys[agency], raw))
-        producer.flush()
-        producer.close()
-        return sent
+        return publish_signed(self.settings, self.keys, events, rate)
+
+
+def publish_signed(settings: CommonSettings, keys: dict[str, str],
+                   events: list[dict[str, Any]], rate: float | None = None) -> dict[str, float]:
+    """Send `events` signed with their agency's key, at `rate` per second (None: as fast as
+    possible); event id -> perf_counter just before its send."""
+    producer = make_producer(settings)
+    sent: dict[str, float] = {}
+    start = time.perf_counter()
+    for i, event in enumerate(events):
+        if rate is not None:
+            pause = start + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        raw = json.dumps(event).encode()
+        agency = event["agency"]["id"]
+        sent[event["event_id"]] = time.perf_counter()
+        producer.send(settings.topics.raw, value=raw,
+                      headers=signed_headers(agency, keys[agency], raw))
+    producer.flush()
+    producer.close()
+    return sent
+
+
+def service_env(bootstrap: str, redis_url: str, keys: dict[str, str], partitions: int,
+                tag: str) -> dict[str, str]:
+    """What every service process of a benchmark runs with: this process's environment
+    without SIGNPOST_*, then the servers, topic and key prefix (`tag`), partitions and the
+    agencies' signing keys."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")} | {
+        "SIGNPOST_ENVIRONMENT": "dev", "SIGNPOST_LOG_LEVEL": "WARNING",
+        "SIGNPOST_KAFKA_BOOTSTRAP": bootstrap, "SIGNPOST_REDIS_URL": redis_url,
+        "SIGNPOST_TOPIC_PREFIX": f"{tag}.", "SIGNPOST_KEY_PREFIX": tag,
+        "SIGNPOST_PARTITIONS": str(partitions), "SIGNPOST_SESSION_TIMEOUT_MS": "3000",
+        "SIGNPOST_AGENCY_SIGNING_KEYS": json.dumps(keys)}
 
 
 @contextmanager
@@ -124,14 +142,9 @@ def pipeline(events: list[dict[str, Any]], partitions: int = 3,
         opened.callback(receiver.server.shutdown)
         keys = {a: shared_key or random_secret()
                 for a in sorted({e["agency"]["id"] for e in events})}
-        tag = uuid.uuid4().hex[:8]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")} | {
-            "SIGNPOST_ENVIRONMENT": "dev", "SIGNPOST_LOG_LEVEL": "WARNING",
-            "SIGNPOST_KAFKA_BOOTSTRAP": bootstrap, "SIGNPOST_REDIS_URL": redis_url,
-            "SIGNPOST_TOPIC_PREFIX": f"b{tag}.", "SIGNPOST_KEY_PREFIX": f"b{tag}",
-            "SIGNPOST_PARTITIONS": str(partitions), "SIGNPOST_SESSION_TIMEOUT_MS": "3000",
+        env = service_env(bootstrap, redis_url, keys, partitions, f"b{uuid.uuid4().hex[:8]}") | {
             "SIGNPOST_WEBHOOK_URL": receiver.url, "SIGNPOST_FOLD_WINDOW_S": "0",
-            "SIGNPOST_ESCALATE_AFTER_S": "0", "SIGNPOST_AGENCY_SIGNING_KEYS": json.dumps(keys),
+            "SIGNPOST_ESCALATE_AFTER_S": "0",
             **{f"SIGNPOST_{n}": str(free_port()) for n in
                ("GATEWAY_PORT", "INBOX_PORT", "MATCHER_HTTP_PORT")},
             **{f"SIGNPOST_{n}": random_secret() for n in

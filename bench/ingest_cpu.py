@@ -19,24 +19,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import threading
 import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
-from e2e import cpu_seconds
+from e2e import cpu_seconds, publish_signed, service_env
 from engine import demo_events, machine
 from kafka import KafkaConsumer
 from notifier_latency import _servers, _wait
 
 from signpost.dev import _spawn, _stop_children
 from signpost.embedded import free_port
-from signpost.kafka import ensure_topics, make_producer
+from signpost.kafka import ensure_topics
 from signpost.settings import CommonSettings, random_secret
-from signpost.signing import signed_headers
 
 RESULTS = Path(__file__).parent / "results" / "ingest_cpu.json"
 PARTITIONS = 3
@@ -65,22 +62,6 @@ class Counter:
         self._thread.join(timeout=5)
 
 
-def publish(settings: CommonSettings, keys: dict[str, str], events: list[dict[str, Any]],
-            rate: float | None = None) -> None:
-    """Send `events` signed, at `rate` per second (None: as fast as possible)."""
-    producer = make_producer(settings)
-    start = time.monotonic()
-    for i, event in enumerate(events):
-        if rate is not None:
-            time.sleep(max(0.0, start + i / rate - time.monotonic()))
-        raw = json.dumps(event).encode()
-        agency = event["agency"]["id"]
-        producer.send(settings.topics.raw, value=raw,
-                      headers=signed_headers(agency, keys[agency], raw))
-    producer.flush()
-    producer.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=3000, help="events sent at full speed")
@@ -93,13 +74,7 @@ def main() -> None:
     with ExitStack() as opened:
         bootstrap, redis_url = _servers(opened)
         keys = {a: random_secret() for a in sorted({e["agency"]["id"] for e in events})}
-        tag = uuid.uuid4().hex[:8]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")} | {
-            "SIGNPOST_ENVIRONMENT": "dev", "SIGNPOST_LOG_LEVEL": "WARNING",
-            "SIGNPOST_KAFKA_BOOTSTRAP": bootstrap, "SIGNPOST_REDIS_URL": redis_url,
-            "SIGNPOST_TOPIC_PREFIX": f"i{tag}.", "SIGNPOST_KEY_PREFIX": f"i{tag}",
-            "SIGNPOST_PARTITIONS": str(PARTITIONS), "SIGNPOST_SESSION_TIMEOUT_MS": "3000",
-            "SIGNPOST_AGENCY_SIGNING_KEYS": json.dumps(keys),
+        env = service_env(bootstrap, redis_url, keys, PARTITIONS, f"i{uuid.uuid4().hex[:8]}") | {
             "SIGNPOST_GATEWAY_PORT": str(free_port()), "SIGNPOST_MASTER_KEY": random_secret()}
         settings = CommonSettings(kafka_bootstrap=bootstrap, redis_url=redis_url,
                                   topic_prefix=env["SIGNPOST_TOPIC_PREFIX"],
@@ -109,7 +84,7 @@ def main() -> None:
         opened.callback(_stop_children, [ingest])
         out = Counter(bootstrap, [settings.topics.events, settings.topics.events_dlq])
         opened.callback(out.close)
-        publish(settings, keys, events[:1])
+        publish_signed(settings, keys, events[:1])
         if not _wait(lambda: out.count >= 1, 90):
             raise SystemExit("ingest did not pass the warm-up event within 90 s")
         time.sleep(1.0)  # the warm-up batch's commit and the first lag refresh
@@ -117,7 +92,7 @@ def main() -> None:
         time.sleep(args.idle)
         idle_ms_per_s = (cpu_seconds(ingest.pid) - cpu0) / (time.monotonic() - t0) * 1000
         cpu1, t1 = cpu_seconds(ingest.pid), time.monotonic()
-        publish(settings, keys, events[1:], args.rate)
+        publish_signed(settings, keys, events[1:], args.rate)
         drained = _wait(lambda: out.count >= len(events), DRAIN_S)
         busy_s = time.monotonic() - t1
         busy_cpu = cpu_seconds(ingest.pid) - cpu1
