@@ -153,8 +153,9 @@ class Engine:
         first: dict[str, int] = {}
         unique: list[StandardisedEvent] = []
         for std in stds:
-            first.setdefault(str(std.event.event_id), len(unique))
-            if first[str(std.event.event_id)] == len(unique):
+            event_id = str(std.event.event_id)
+            if event_id not in first:
+                first[event_id] = len(unique)
                 unique.append(std)
         results = self._decide_all([self._prepare(std) for std in unique])
         return [results[first[str(std.event.event_id)]] for std in stds]
@@ -178,9 +179,8 @@ class Engine:
             requests = []
             for i in todo:
                 e = events[i]
-                requests.append(PrefetchRequest(
-                    e.f.event_id, e.digests, [key for _, key in e.tf_keys],
-                    [max(0, self.index.cap - seen[d]) for d in e.digests]))
+                requests.append(e.request([max(0, self.index.cap - seen[d])
+                                           for d in e.digests]))
                 seen.update(e.digests)
             fetched = self.index.prefetch_many(requests)
             now = {i: p.stored for i, p in zip(todo, fetched, strict=True) if p.stored}
@@ -209,9 +209,7 @@ class Engine:
             # A record of this batch is stored already (an event decided again after its
             # stored result expired): one at a time is the exact order. Rare.
             return [r for e in pending for r in self._decide_pending(
-                [e], self.index.prefetch_many([PrefetchRequest(
-                    e.f.event_id, e.digests, [key for _, key in e.tf_keys],
-                    [self.index.cap] * len(e.digests))]))]
+                [e], self.index.prefetch_many([e.request([self.index.cap] * len(e.digests))]))]
         stored = {f.event_id: StoredRecord(f, child) for f, child in self.index.open_records(
             list(dict.fromkeys(rid for p in fetched for rid, _, _ in p.ranked)))}
         self.index.keystore.warm((e.f.agency_id, e.f.agency_record_id) for e in pending)
@@ -369,6 +367,10 @@ class _Event:
     f: Features
     digests: list[str]
     tf_keys: list[tuple[str, str]]
+
+    def request(self, caps: list[int]) -> PrefetchRequest:
+        """What it asks of Index.prefetch_many, reading `caps` members of its blocking keys."""
+        return PrefetchRequest(self.f.event_id, self.digests, [k for _, k in self.tf_keys], caps)
 
 
 class _Batch:

@@ -96,8 +96,10 @@ def handle_batch(records: Sequence[ConsumerRecord], engine: Engine, settings: Ma
     events = [o for o in opened if isinstance(o, StandardisedEvent)]
     started = time.perf_counter()
     results = iter(engine.process_many(events))
-    for _ in events:  # the batch's time, shared out: what one event cost
-        LATENCY.observe((time.perf_counter() - started) / len(events))
+    if events:  # the batch's time, shared out: what one event cost
+        share = (time.perf_counter() - started) / len(events)
+        for _ in events:
+            LATENCY.observe(share)
     out: list[Outgoing] = []
     for record, o in zip(records, opened, strict=True):
         if not isinstance(o, StandardisedEvent):
