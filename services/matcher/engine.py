@@ -39,7 +39,7 @@ from services.matcher.index import (
 from services.matcher.model import LinkageModel
 from services.matcher.poison import INFRASTRUCTURE
 from services.matcher.review import priority, review_item
-from services.matcher.score import ScoredPair, score_pair
+from services.matcher.score import ScoredPair, Scorer
 from services.matcher.standardise import Features, features
 from services.matcher.stats import stats_bucket
 
@@ -216,20 +216,21 @@ class Engine:
         view = _View(self.index)
         view.resolve([o.child_id for o in stored.values()])
         upper, lower = self.thresholds()
-        frequencies = _batch_frequencies(pending, fetched)
-        scored = [self._score_stored(e, p, fr, stored, view)
-                  for e, p, fr in zip(pending, fetched, frequencies, strict=True)]
+        scorers = [Scorer(e.f, self.model, *fr)
+                   for e, fr in zip(pending, _batch_frequencies(pending, fetched), strict=True)]
+        scored = [self._score_stored(e, p, score, stored, view)
+                  for e, p, score in zip(pending, fetched, scorers, strict=True)]
         # The children an event may join (a pair at link band), read in one round trip.
         view.of([c for pairs in scored for _, c, s in pairs.values() if s.total >= upper])
         batch = _Batch(self.index.cap)
         pipe = self.index.transaction()
-        results = [self._decide_one(e, p, fr, pairs, batch, view, pipe, upper, lower)
-                   for e, p, fr, pairs in zip(pending, fetched, frequencies, scored,
-                                              strict=True)]
+        results = [self._decide_one(e, p, score, pairs, batch, view, pipe, upper, lower)
+                   for e, p, score, pairs in zip(pending, fetched, scorers, scored,
+                                                 strict=True)]
         pipe.execute()
         return results
 
-    def _score_stored(self, e: _Event, p: Prefetched, frequencies: _Frequencies,
+    def _score_stored(self, e: _Event, p: Prefetched, score: Scorer,
                       stored: dict[str, StoredRecord], view: _View) -> dict[str, _Pair]:
         """record id -> (record, its child as Redis has it now, its score), for each of the
         event's candidates in Redis that can still be opened (a shredded one is skipped)."""
@@ -237,11 +238,10 @@ class Engine:
         for rid, _, _ in p.ranked:
             o = stored.get(rid)
             if o is not None and rid != e.f.event_id:
-                out[rid] = (o.features, view.root(o.child_id),
-                            score_pair(e.f, o.features, self.model, *frequencies))
+                out[rid] = (o.features, view.root(o.child_id), score(o.features))
         return out
 
-    def _decide_one(self, e: _Event, p: Prefetched, frequencies: _Frequencies,
+    def _decide_one(self, e: _Event, p: Prefetched, score: Scorer,
                     pairs: dict[str, _Pair], batch: _Batch, view: _View, pipe: Any,
                     upper: float, lower: float) -> Result:
         """One event, decided against Redis's candidates and the batch's earlier events, as
@@ -254,7 +254,7 @@ class Engine:
                 record, child, s = pairs[rid]
             elif rid in batch.records:
                 record, child = batch.records[rid]
-                s = score_pair(f, record, self.model, *frequencies)
+                s = score(record)
             else:
                 continue  # shredded
             candidates.append(Candidate(record, view.follow(child), s))
@@ -355,7 +355,7 @@ class Engine:
 
 
 _Pair = tuple[Features, str, ScoredPair]  # a stored candidate: record, child, score
-_Frequencies = tuple[dict[str, float], int]  # score_pair's term frequencies and population
+_Frequencies = tuple[dict[str, float], int]  # a Scorer's term frequencies and population
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,7 +470,7 @@ def _segments(stds: Sequence[StandardisedEvent]) -> Iterator[list[StandardisedEv
 
 
 def _batch_frequencies(pending: list[_Event], fetched: list[Prefetched]) -> list[_Frequencies]:
-    """Each event's term frequencies and record count (score_pair), counting the batch's
+    """Each event's term frequencies and record count (its Scorer's), counting the batch's
     earlier events as written: each adds one record and one to each of its values' counts."""
     added: Counter[str] = Counter()
     out: list[_Frequencies] = []

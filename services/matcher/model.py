@@ -40,8 +40,13 @@ class Level:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
+    """`reads`: the Features fields its predicates read. A pair's level is a function of
+    these alone, so a scorer may reuse it for records equal in them (score.Scorer); a test
+    checks the predicates read nothing else."""
+
     name: str
     levels: tuple[Level, ...]
+    reads: tuple[str, ...]
 
     def level_of(self, a: object, b: object) -> Level:
         for level in self.levels:
@@ -73,7 +78,7 @@ COMPARISONS: tuple[Comparison, ...] = (
         Level("similar", f"<= {c.SIMILAR_NAME_EDITS} edits or Jaro-Winkler >= "
               f"{c.SIMILAR_NAME_JW}", c.given_similar),
         _ELSE,
-    )),
+    ), ("given", "middle", "family", "other_names")),
     Comparison("family_name", (
         _null(c.family_null),
         Level("exact", "same family name after folding", c.family_exact),
@@ -83,7 +88,7 @@ COMPARISONS: tuple[Comparison, ...] = (
         Level("similar", f"<= {c.SIMILAR_NAME_EDITS} edits or Jaro-Winkler >= "
               f"{c.SIMILAR_NAME_JW}", c.family_similar),
         _ELSE,
-    )),
+    ), ("family", "given")),
     Comparison("date_of_birth", (
         _null(c.dob_null),
         Level("exact", "same date", c.dob_exact),
@@ -92,12 +97,12 @@ COMPARISONS: tuple[Comparison, ...] = (
               c.dob_one_digit),
         Level("year_off_by_one", "same day and month, year +-1", c.dob_year_off),
         _ELSE,
-    )),
+    ), ("dob",)),
     Comparison("sex", (
         _null(c.sex_null),
         Level("exact", "same", c.sex_exact),
         _ELSE,
-    )),
+    ), ("sex",)),
     Comparison("address", (
         _null(c.address_null),
         Level("exact", "same postcode and house", c.address_exact),
@@ -106,24 +111,24 @@ COMPARISONS: tuple[Comparison, ...] = (
         Level("sector", "same postcode sector", c.address_sector),
         Level("town", "same town", c.address_town),
         _ELSE,
-    )),
+    ), ("postcode", "address", "town")),
     Comparison("nhs_number", (
         _null(c.nhs_null),
         Level("exact", "same valid NHS number", c.nhs_exact),
         _ELSE,
-    )),
+    ), ("nhs",)),
     Comparison("carers", (
         _null(c.carers_null),
         Level("name", "a carer with the same name", c.carers_name),
         Level("family", "a carer with the same family name", c.carers_family),
         _ELSE,
-    )),
+    ), ("carers",)),
     Comparison("agency_record", (
         Level("other_agency", "records from different agencies", c.record_other_agency,
               is_null=True),
         Level("same_record", "same agency and agency record id", c.record_same),
         Level("other_record", "same agency, different record id", c.always),
-    )),
+    ), ("agency_id", "agency_record_id")),
 )
 
 
