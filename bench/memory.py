@@ -1,15 +1,16 @@
 """Benchmark: Redis bytes per agency record and per child, and the matcher's RSS.
 
-For each size N: the engine of `signpost match-file` (bench/engine.py) processes N demo events
-into a fresh embedded redis-server; then Redis's `used_memory` growth (INFO memory) is divided
-by the agency records and by the children made, and `MEMORY USAGE` of every key is summed by
-kind (records, blocking index, children and each of their sets, stored results, ...), also
-per agency record; the key store's wrapped data keys, which live in a Redis of their own in
-production, are counted apart. Then the stored results (`evt`) are deleted, as their TTL
-(SIGNPOST_RESULT_TTL_HOURS) does once the events are older, and `used_memory` is read again:
-the long-run figure. The matcher's RSS is this process's (the engine runs here, as in
-`signpost matcher`, with its cache of opened records). Prints and writes
-bench/results/memory.json. Not a test; not run in CI.
+For each size N: the engine of `signpost match-file` (bench/engine.py) processes N demo
+events, 200 at a time as match-file does, into a fresh embedded redis-server; then Redis's
+`used_memory` growth (INFO memory) is divided by the agency records and by the children
+made, and `MEMORY USAGE` of every key is summed by kind (records, blocking index, children
+and each of their sets, stored results, ...), also per agency record; the key store's
+wrapped data keys, which live in a Redis of their own in production, are counted apart.
+Then the stored results (`evt`) are deleted, as their TTL (SIGNPOST_RESULT_TTL_HOURS) does
+once the events are older, and `used_memory` is read again: the long-run figure. The
+matcher's RSS is this process's (the engine runs here, as in `signpost matcher`, with its
+cache of opened records). Prints and writes bench/results/memory.json. Not a test; not run
+in CI.
 
     python bench/memory.py --sizes 10000 100000
 """
@@ -24,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import redis
+from engine import BATCH as ENGINE_BATCH
 from engine import machine, match_file_engine, prefilled, progress
 
 from schemas import StandardisedEvent
@@ -126,12 +128,15 @@ def _expire_results(client: redis.Redis, head: str) -> int:
 
 
 def _fill(engine: Engine, fill: list[StandardisedEvent]) -> int:
-    """Process the events; the number of children at the end (after merges)."""
+    """Process the events as match-file does (Engine.process_many, ENGINE_BATCH at a time);
+    the number of children at the end (after merges)."""
     tick = progress(f"fill {len(fill)}", len(fill))
     child_ids = set()
-    for i, std in enumerate(fill):
-        child_ids.add(engine.process(std).decision.child_id)
-        tick(i)
+    for i in range(0, len(fill), ENGINE_BATCH):
+        for result in engine.process_many(fill[i:i + ENGINE_BATCH]):
+            assert not isinstance(result, Exception), result
+            child_ids.add(result.decision.child_id)
+        tick(min(i + ENGINE_BATCH, len(fill)) - 1)
     return len(set(engine.index.resolve_many(list(child_ids)).values()))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 
 from services.matcher.score import ScoredPair
 from services.matcher.standardise import Features
@@ -196,9 +197,17 @@ def can_merge(scored: ScoredPair) -> bool:
 
 def cap_of(event: Features, record: Features, scored: ScoredPair) -> tuple[Band, str | None]:
     """The band cap of the first rule that applies to this pair, and its name."""
-    pair = Pair(dict(scored.levels),
+    return _cap(tuple(scored.levels.items()),
                 event.agency_id == record.agency_id
                 and event.agency_record_id != record.agency_record_id)
+
+
+@lru_cache(maxsize=1 << 16)
+def _cap(levels: tuple[tuple[str, str], ...], same_agency_other_record: bool
+         ) -> tuple[Band, str | None]:
+    """cap_of, of what the rules see: the pair's levels and whether one agency holds both
+    records (an event's candidates repeat a few level vectors)."""
+    pair = Pair(dict(levels), same_agency_other_record)
     if pair.identified:
         return Band.link, None
     for rule in RULES:

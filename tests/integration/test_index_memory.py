@@ -133,7 +133,7 @@ def test_stored_results_are_compressed_and_keep_their_ttl(redis_client: redis.Re
     result = Engine(index, default_model(), shared=False).process(event)
     event_id = str(event.event.event_id)
     raw = str(redis_client.get(index.k.event(event_id)))
-    assert raw.startswith("z") and len(raw) < len(result.model_dump_json())
+    assert raw.startswith("y1") and len(raw) < len(result.model_dump_json())
     assert index.stored_result(event_id) == result.model_dump_json()
     assert index.stored_results([event_id, str(uuid.uuid4())]) == {
         event_id: result.model_dump_json()}
@@ -142,6 +142,6 @@ def test_stored_results_are_compressed_and_keep_their_ttl(redis_client: redis.Re
     pipe.execute()
     assert index.stored_result(event_id) == '{"moved":1}'
     assert 0 < redis_client.pttl(index.k.event(event_id)) <= 60_000, "a rewrite keeps the TTL"
-    for plain in ['{"decision":1}', "{broken", "z-not-packed"]:  # before the packed form
+    for plain in ['{"decision":1}', "{broken", "z-not-packed", "y1-not-packed"]:  # not packed
         redis_client.set(index.k.event(event_id), plain)
         assert index.stored_result(event_id) == plain
