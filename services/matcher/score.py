@@ -66,17 +66,22 @@ def levels_of(a: Features, b: Features) -> tuple[Level, ...]:
     return tuple(comp.level_of(a, b) for comp in COMPARISONS)
 
 
+_Compiled = tuple[dict[object, str], Callable[[Features], object],
+                  tuple[tuple[str, Predicate], ...]]
+_Weighed = dict[str, tuple[float, float | None]]  # level -> (weight, term frequency used)
+
+
 @dataclass(frozen=True, slots=True)
 class _Weights:
-    """A model's weights as the scorer reads them: per comparison, level name -> log2(m/u)
-    (null levels 0), and the m of the exact level where a term frequency may replace u."""
+    """A model as the scorer reads it, per comparison (COMPARISONS order): level name ->
+    (log2(m/u), None), null levels 0; the m of its exact level where a term frequency may
+    replace u (else None); its (level name, predicate) pairs in order; and a getter of the
+    fields those read (Comparison.reads)."""
 
-    by_level: tuple[dict[str, float], ...]
+    weighed: tuple[_Weighed, ...]
     tf_exact_m: tuple[float | None, ...]
-    # per comparison (COMPARISONS order): its (level name, predicate) in order and the
-    # fields they read (as one getter)
-    tests: tuple[tuple[tuple[str, Predicate], ...], ...] = ()
-    reads: tuple[Callable[[Features], object], ...] = ()
+    tests: tuple[tuple[tuple[str, Predicate], ...], ...]
+    reads: tuple[Callable[[Features], object], ...]
 
 
 _WEIGHTS: dict[int, tuple[LinkageModel, _Weights]] = {}
@@ -87,15 +92,15 @@ def _weights_of(model: LinkageModel) -> _Weights:
     cached = _WEIGHTS.get(id(model))
     if cached is not None and cached[0] is model:
         return cached[1]
-    by_level = tuple({level.name: 0.0 if level.is_null else match_weight(
-        model.levels[comp.name][level.name].m, model.levels[comp.name][level.name].u)
+    weighed: tuple[_Weighed, ...] = tuple({level.name: (0.0 if level.is_null else match_weight(
+        model.levels[comp.name][level.name].m, model.levels[comp.name][level.name].u), None)
         for level in comp.levels} for comp in COMPARISONS)
     tf_m = tuple(model.levels[comp.name]["exact"].m if comp.name in model.tf_comparisons
                  else None for comp in COMPARISONS)
     tests = tuple(tuple((level.name, level.test) for level in comp.levels)
                   for comp in COMPARISONS)
     reads = tuple(attrgetter(*comp.reads) for comp in COMPARISONS)
-    table = _Weights(by_level, tf_m, tests, reads)
+    table = _Weights(weighed, tf_m, tests, reads)
     _WEIGHTS[id(model)] = (model, table)
     return table
 
@@ -118,14 +123,17 @@ class Scorer:
         table = _weights_of(model)
         self._prior = prior_weight(prior_for(model, population))
         # per comparison: (memo of b's fields -> level name, getter of those fields, tests)
-        self._comparisons: tuple[tuple[dict[object, str], Callable[[Features], object],
-                                       tuple[tuple[str, Predicate], ...]], ...] = tuple(
-            ({}, read, tests) for read, tests in zip(
-            table.reads, table.tests, strict=True))
-        # per comparison: level name -> (its weight for this `a`, the term frequency used)
-        self._weighed = tuple(_level_weights(model, comp.name, by_level, tf_m, tf)
-                              for comp, by_level, tf_m in zip(
-                                  COMPARISONS, table.by_level, table.tf_exact_m, strict=True))
+        self._comparisons: tuple[_Compiled, ...] = tuple(
+            ({}, read, tests) for read, tests in zip(table.reads, table.tests, strict=True))
+        # per comparison: level -> (weight, term frequency); the model's, except where the
+        # event's value has a term frequency: then u on the exact level is that frequency
+        weighed = list(table.weighed)
+        for i, (comp, tf_m) in enumerate(zip(COMPARISONS, table.tf_exact_m, strict=True)):
+            freq = tf.get(comp.name) if tf and tf_m is not None else None
+            if freq is not None and tf_m is not None:
+                weighed[i] = {**weighed[i], "exact": (
+                    match_weight(tf_m, max(freq, model.tf_min_u)), freq)}
+        self._weighed = tuple(weighed)
         self._pairs: dict[tuple[str, ...], ScoredPair] = {}
 
     def __call__(self, b: Features) -> ScoredPair:
@@ -158,19 +166,6 @@ class Scorer:
 
 
 _NAMES = tuple(comp.name for comp in COMPARISONS)
-
-
-def _level_weights(model: LinkageModel, name: str, by_level: dict[str, float],
-                   tf_m: float | None, tf: Mapping[str, float] | None
-                   ) -> dict[str, tuple[float, float | None]]:
-    """level -> (weight, term frequency): log2(m/u), null levels 0; on the exact level of a
-    term-frequency comparison, u is the frequency of the event's value when one is given."""
-    out: dict[str, tuple[float, float | None]] = {
-        level: (w, None) for level, w in by_level.items()}
-    freq = tf.get(name) if tf and tf_m is not None else None
-    if freq is not None and tf_m is not None:
-        out["exact"] = (match_weight(tf_m, max(freq, model.tf_min_u)), freq)
-    return out
 
 
 def score_pair(a: Features, b: Features, model: LinkageModel,
