@@ -26,7 +26,7 @@ from services.matcher.evidence import Evidence, build_evidence
 from services.matcher.index import Index
 from services.matcher.model import LinkageModel
 from services.matcher.review import LabelledPair, ReviewItem, ReviewStatus, ReviewStore
-from services.matcher.score import ScoredPair, score_pair
+from services.matcher.score import ScoredPair, Scorer
 from services.matcher.split import SplitResult, split_child
 from services.matcher.standardise import Features
 from services.matcher.stats import decision_rates
@@ -164,7 +164,8 @@ class Operations:
         others = self.index.records(ids)
         if not event or not others:
             return None
-        scored = [(score_pair(event[0].features, o.features, self.model), o) for o in others]
+        score = Scorer(event[0].features, self.model)
+        scored = [(score(o.features), o) for o in others]
         best_score, best = max(scored, key=lambda t: t[0].total)
         return _side_by_side(event[0].features, best.features, best_score)
 
