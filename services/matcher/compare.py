@@ -167,9 +167,13 @@ def dob_one_digit(a: Features, b: Features) -> bool:
     sa, sb = (a.dob or "").replace("-", ""), (b.dob or "").replace("-", "")
     if not len(sa) == len(sb) == 8:
         return False
-    diff = [i for i, (x, y) in enumerate(zip(sa, sb, strict=True)) if x != y]
-    return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                              and (sa[diff[0]], sa[diff[1]]) == (sb[diff[1]], sb[diff[0]]))
+    i = 0  # the first digit that differs (scored against every candidate: kept cheap)
+    while sa[i] == sb[i]:
+        i += 1
+        if i == 8:
+            return False  # the same date
+    return sa[i + 1:] == sb[i + 1:] or (i < 7 and sa[i] == sb[i + 1] and sa[i + 1] == sb[i]
+                                        and sa[i + 2:] == sb[i + 2:])
 
 
 def dob_year_off(a: Features, b: Features) -> bool:
@@ -237,7 +241,7 @@ def nhs_exact(a: Features, b: Features) -> bool:
 # --- carers -------------------------------------------------------------------------------
 
 def carers_null(a: Features, b: Features) -> bool:
-    return not any(g or f for g, f in a.carers) or not any(g or f for g, f in b.carers)
+    return not any(map(any, a.carers)) or not any(map(any, b.carers))  # a carer: a name
 
 
 def carers_name(a: Features, b: Features) -> bool:

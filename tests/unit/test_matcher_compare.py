@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.ingest.validate import validate
-from services.matcher.compare import typo_close
+from services.matcher.compare import dob_one_digit, typo_close
 from services.matcher.model import COMPARISONS
 from services.matcher.standardise import Features, features, fold
 from tests.support.events import make_event
@@ -21,6 +23,12 @@ def feats(**kwargs: Any) -> Features:
     std = validate(json.dumps(make_event(**kwargs)).encode(), NOW)
     assert not hasattr(std, "reason"), std
     return features(std)  # type: ignore[arg-type]
+
+
+_BLANK: dict[str, Any] = {"event_id": "e", "agency_id": "a", "agency_kind": "school",
+                          "agency_record_id": "r", "given": (), "middle": (), "family": (),
+                          "other_names": (), "dob": None, "sex": "U", "nhs": None,
+                          "postcode": None, "address": (), "town": "", "carers": ()}
 
 
 def level(comparison: str, a: Features, b: Features) -> str:
@@ -129,6 +137,27 @@ DOB = [
 @pytest.mark.parametrize(("desc", "left", "right", "expected"), DOB)
 def test_dob_levels(desc: str, left: str | None, right: str, expected: str) -> None:
     assert level("date_of_birth", feats(dob=left), feats(dob=right)) == expected, desc
+
+
+def _one_digit_by_definition(a: str, b: str) -> bool:
+    """One digit of YYYYMMDD differs, or exactly two adjacent ones, transposed."""
+    sa, sb = a.replace("-", ""), b.replace("-", "")
+    if not len(sa) == len(sb) == 8:
+        return False
+    diff = [i for i in range(8) if sa[i] != sb[i]]
+    return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                              and (sa[diff[0]], sa[diff[1]]) == (sb[diff[1]], sb[diff[0]]))
+
+
+_DIGITS = st.text(alphabet="0123-", min_size=6, max_size=10)
+
+
+@settings(max_examples=2000)
+@given(_DIGITS, _DIGITS)
+def test_dob_one_digit_is_its_definition(a: str, b: str) -> None:
+    """The scorer's fast form (first differing digit, then the rest) is the definition."""
+    left, right = Features(**{**_BLANK, "dob": a}), Features(**{**_BLANK, "dob": b})
+    assert dob_one_digit(left, right) is _one_digit_by_definition(a, b), (a, b)
 
 
 ADDRESS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
