@@ -98,7 +98,7 @@ def main() -> None:
                        check=True)
         published = time.perf_counter() - started
         ids = {e["event_id"] for e in bulk}
-        done = _wait(lambda: ids <= set(p.links.first),
+        done = _wait(lambda: p.links.has_all(ids),
                      args.burst_seconds if args.burst_seconds is not None else args.timeout)
         linked = [p.links.first[e] for e in ids if e in p.links.first]
         total = (max(linked) - started) if linked else float("nan")
