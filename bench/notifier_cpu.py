@@ -5,7 +5,8 @@ on the embedded broker and redis-server (or SIGNPOST_KAFKA_BOOTSTRAP / SIGNPOST_
 `alerts` with 3 partitions. This process runs a webhook receiver and an SMTP server
 (aiosmtpd), waits until one warm-up alert is delivered, then produces `--alerts` alerts shaped
 as the matcher makes them (to leads with an escalation plan, to the newcomer, to the review
-queue; one child each, so none folds) as fast as it can (or at `--rate` per second), and
+queue; a decision's alerts share its child, so when the newcomer is also a lead the two fold
+into one notice, which the wanted count allows for) as fast as it can (or at `--rate` per second), and
 waits until every webhook and e-mail has arrived. The figure is the notifier process's user +
 system CPU time (/proc) over that stretch, per alert and per delivery; a few seconds later it
 checks that nothing arrived twice. Prints and writes bench/results/notifier_cpu.json. Not a
@@ -37,6 +38,7 @@ from engine import machine
 from notifier_latency import Receiver, _servers, _wait
 
 from schemas import Alert, Escalation, PractitionerContact, Recipient
+from services.notifier.ledger import fold_digest
 from signpost.embedded import free_port
 from signpost.kafka import ensure_topics, make_producer
 from signpost.settings import CommonSettings
@@ -130,9 +132,12 @@ def _notifier(env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
 def run(count: int, workers: int, smtp: bool, seed: int,
         rate: float | None = None) -> dict[str, object]:
     alerts = make_alerts(count, seed)
-    practitioners = [r for a in alerts for r in a.recipients if r.kind == "practitioner"]
-    want_hooks = len(practitioners)
-    want_mails = sum(1 for r in practitioners if r.email) if smtp else 0
+    # One notice per fold (the same recipient, child, type, discrepancies and contacts within
+    # the fold window: ledger.fold_digest); random practitioners make a few such pairs
+    folds = {fold_digest(a, r): r for a in alerts for r in a.recipients
+             if r.kind == "practitioner"}
+    want_hooks = len(folds)
+    want_mails = sum(1 for r in folds.values() if r.email) if smtp else 0
     values = [(a.child_id.encode(), a.model_dump_json().encode()) for a in alerts]
     receiver, sink = Receiver(), Sink()
     with ExitStack() as opened:
