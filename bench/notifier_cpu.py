@@ -3,14 +3,14 @@
 The notifier runs as its own process (`python -m signpost.cli notifier`, 4 delivery workers)
 on the embedded broker and redis-server (or SIGNPOST_KAFKA_BOOTSTRAP / SIGNPOST_REDIS_URL),
 `alerts` with 3 partitions. This process runs a webhook receiver and an SMTP server
-(aiosmtpd), waits until one warm-up alert is delivered, then produces `--alerts` alerts shaped
-as the matcher makes them (to leads with an escalation plan, to the newcomer, to the review
-queue; a decision's alerts share its child, so when the newcomer is also a lead the two fold
-into one notice, which the wanted count allows for) as fast as it can (or at `--rate` per second), and
-waits until every webhook and e-mail has arrived. The figure is the notifier process's user +
-system CPU time (/proc) over that stretch, per alert and per delivery; a few seconds later it
-checks that nothing arrived twice. Prints and writes bench/results/notifier_cpu.json. Not a
-test; not run in CI.
+(aiosmtpd), waits until one warm-up alert is delivered, then produces `--alerts` alerts
+shaped as the matcher makes them (to leads with an escalation plan, to the newcomer, to the
+review queue; a decision's alerts share its child, so when the newcomer is also a lead the
+two fold into one notice, which the wanted count allows for) as fast as it can (or at
+`--rate` per second), and waits until every webhook and e-mail has arrived. The figure is
+the notifier process's user + system CPU time (/proc) over that stretch, per alert and per
+delivery; a few seconds later it checks that nothing arrived twice. Prints and writes
+bench/results/notifier_cpu.json. Not a test; not run in CI.
 
     python bench/notifier_cpu.py --alerts 2000            # webhook and e-mail, full speed
     python bench/notifier_cpu.py --alerts 2000 --no-smtp  # webhooks only, as bench/e2e.py
