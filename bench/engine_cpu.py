@@ -17,7 +17,9 @@ import os
 from pathlib import Path
 
 import redis
-from engine import BATCH, machine, match_file_engine, prefilled, timed
+from engine import machine, match_file_engine, prefilled, timed
+
+from signpost.matchfile import BATCH
 
 RESULTS = Path(__file__).parent / "results" / "engine_cpu.json"
 

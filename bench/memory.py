@@ -25,11 +25,11 @@ from collections import Counter
 from pathlib import Path
 
 import redis
-from engine import BATCH as ENGINE_BATCH
 from engine import machine, match_file_engine, prefilled, progress
 
 from schemas import StandardisedEvent
 from services.matcher.engine import Engine
+from signpost.matchfile import BATCH as ENGINE_BATCH
 
 RESULTS = Path(__file__).parent / "results" / "memory.json"
 BATCH = 1000
