@@ -56,19 +56,23 @@ def smtp() -> Iterator[tuple[Sink, NotifierSettings]]:
     controller.stop()
 
 
+@pytest.fixture
+def mailer(smtp: tuple[Sink, NotifierSettings]) -> Iterator[Mailer]:
+    """A worker's sender to that server, closed after the test."""
+    sender = Mailer(smtp[1])
+    yield sender
+    sender.close()
+
+
 DELIVERED = Attempt(ok=True, retryable=False, label="SMTP 250")
 
 
 def test_notices_share_one_connection_and_say_nothing_more(
-    smtp: tuple[Sink, NotifierSettings]
+    smtp: tuple[Sink, NotifierSettings], mailer: Mailer
 ) -> None:
     sink, settings = smtp
-    mailer = Mailer(settings)
     to = [f"sw-{i}@council.example" for i in range(5)]
-    try:
-        assert [mailer.send(address, AT) for address in to] == [DELIVERED] * 5
-    finally:
-        mailer.close()
+    assert [mailer.send(address, AT) for address in to] == [DELIVERED] * 5
     assert sink.connections() == 1
     assert [rcpt for _, rcpt, _ in sink.messages] == [[a] for a in to]
     ids = set()
@@ -82,44 +86,32 @@ def test_notices_share_one_connection_and_say_nothing_more(
 
 
 def test_a_connection_the_server_dropped_is_replaced_within_the_attempt(
-    smtp: tuple[Sink, NotifierSettings]
+    smtp: tuple[Sink, NotifierSettings], mailer: Mailer
 ) -> None:
-    sink, settings = smtp
-    mailer = Mailer(settings)
-    try:
-        assert mailer.send("sw-1@council.example", AT) == DELIVERED
-        time.sleep(1.5)  # the server closes the idle connection after 0.5 s
-        assert mailer.send("sw-2@council.example", AT) == DELIVERED
-    finally:
-        mailer.close()
+    sink, _ = smtp
+    assert mailer.send("sw-1@council.example", AT) == DELIVERED
+    time.sleep(1.5)  # the server closes the idle connection after 0.5 s
+    assert mailer.send("sw-2@council.example", AT) == DELIVERED
     assert [rcpt for _, rcpt, _ in sink.messages] == [["sw-1@council.example"],
                                                       ["sw-2@council.example"]]
     assert sink.connections() == 2
 
 
 def test_a_refused_address_is_final_and_the_next_notice_still_goes(
-    smtp: tuple[Sink, NotifierSettings]
+    smtp: tuple[Sink, NotifierSettings], mailer: Mailer
 ) -> None:
-    sink, settings = smtp
-    mailer = Mailer(settings)
-    try:
-        assert mailer.send(REFUSED, AT) == Attempt(ok=False, retryable=False, label="SMTP 550")
-        assert mailer.send("sw-1@council.example", AT) == DELIVERED
-    finally:
-        mailer.close()
+    sink, _ = smtp
+    assert mailer.send(REFUSED, AT) == Attempt(ok=False, retryable=False, label="SMTP 550")
+    assert mailer.send("sw-1@council.example", AT) == DELIVERED
     assert [rcpt for _, rcpt, _ in sink.messages] == [["sw-1@council.example"]]
 
 
 def test_an_address_the_template_does_not_take_is_sent_the_email_message_way(
-    smtp: tuple[Sink, NotifierSettings]
+    smtp: tuple[Sink, NotifierSettings], mailer: Mailer
 ) -> None:
-    sink, settings = smtp
+    sink, _ = smtp
     long_address = "a" * 70 + "@council.example"
-    mailer = Mailer(settings)
-    try:
-        assert mailer.send(long_address, AT) == DELIVERED
-    finally:
-        mailer.close()
+    assert mailer.send(long_address, AT) == DELIVERED
     [(_, rcpt, raw)] = sink.messages
     assert rcpt == [long_address]
     assert message_from_bytes(raw)["To"] == long_address
