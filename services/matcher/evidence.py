@@ -1,7 +1,7 @@
 """The one place threshold evidence is computed: P/R/F1 at every candidate threshold, review load.
 
 Pure. Labelled pairs (score, match) come from operators' review verdicts (review.py) or from a
-truth file scored with score_pair (`pairs_from_truth`). A pair is predicted a match when its
+truth file scored with score.Scorer (`pairs_from_truth`). A pair is predicted a match when its
 score reaches the threshold (upper). The expected review queue per day at a setting is the
 share of events whose best candidate scores in [lower, upper), times events per day; the
 share comes from a sample of events' best scores (the matcher keeps the newest, Index).
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from services.matcher.blocking import block_keys
 from services.matcher.model import LinkageModel
 from services.matcher.review import LabelledPair
-from services.matcher.score import score_pair
+from services.matcher.score import Scorer
 from services.matcher.standardise import Features
 from signpost.evaluation import f1, ratio
 
@@ -114,8 +114,9 @@ def pairs_from_truth(records: Iterable[Features], child_of: dict[str, str],
     for rec in records:
         others = {o.event_id: o for key in block_keys(rec) for o in seen[key][-PAIRS_PER_KEY:]}
         top: float | None = None
+        score = Scorer(rec, model)
         for other in others.values():
-            total = score_pair(rec, other, model).total
+            total = score(other).total
             top = total if top is None else max(top, total)
             if rec.event_id in child_of and other.event_id in child_of:
                 pairs.append(LabelledPair(score=total, source="truth",
