@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from services.matcher.standardise import Features, equivalence_groups, phonetic
 
-__all__ = ["block_keys", "given_key"]
+__all__ = ["block_keys", "given_key", "record_key"]
 
 
 def given_key(token: str) -> str:
     """Nicknames and transliterations share one key (their lowest group id); else phonetic."""
     groups = equivalence_groups().get(token)
     return f"g{min(groups)}" if groups else phonetic(token)
+
+
+def record_key(agency_id: str, agency_record_id: str) -> str:
+    """The blocking key of one agency record: its events meet each other whatever changed,
+    and its members are the events a correction of it replaces (index.superseded_by)."""
+    return f"rec|{agency_id}|{agency_record_id}"
 
 
 def _dob_key(dob: str | None) -> str:
@@ -32,7 +38,7 @@ def block_keys(f: Features) -> list[str]:
     families = {phonetic("".join(f.family))} | {phonetic(p) for p in f.family}
     families.discard("")
     dob = _dob_key(f.dob)
-    keys = [f"nhs|{f.nhs}" if f.nhs else "", f"rec|{f.agency_id}|{f.agency_record_id}"]
+    keys = [f"nhs|{f.nhs}" if f.nhs else "", record_key(f.agency_id, f.agency_record_id)]
     if dob:
         keys.append(f"dg|{dob}|{given}" if given else "")
         keys.extend(f"df|{dob}|{fam}" for fam in families)

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas import Alert, LinkDecision, LinkOutcome, StandardisedEvent
 from services.matcher.alerts import AlertContext, build_alerts
-from services.matcher.blocking import block_keys
 from services.matcher.candidates import Ranked, merge_ranked, ranked_candidates
 from services.matcher.cluster import Candidate, Decision, decide
 from services.matcher.compare import TF_VALUES
@@ -163,7 +162,7 @@ class Engine:
     def _prepare(self, std: StandardisedEvent) -> _Event:
         f = features(std)
         tf_values = {c: TF_VALUES[c](f) for c in self.model.tf_comparisons}
-        return _Event(std, f, [self.index.digest(m) for m in block_keys(f)],
+        return _Event(std, f, self.index.block_digests(f),
                       self.index.tf_keys(tf_values))
 
     def _prefetch(self, events: list[_Event]) -> tuple[dict[int, Result], list[int],

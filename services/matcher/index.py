@@ -12,11 +12,15 @@ transaction. A crash leaves either all of an event or none.
 
 Memory (README, "Speed and memory"): event ids are 22 characters in key names and set members
 (keys.py `compact_id`); a record seals its fields positionally (`_pack`); blocking and
-term-frequency keys are 64-bit keyed hashes; a child's and an agency record's events are
-sorted sets scored by sequence (listpacks while small, where sets of strings are hash tables);
-stored results are zlib-compressed and expire after SIGNPOST_RESULT_TTL_HOURS. Changing these
-changes the store's layout: a store written by an older version is rebuilt (`signpost
-rebuild`), not read.
+term-frequency keys are 64-bit keyed hashes; a blocking key is a field of a bucket hash whose
+value is its members' sequence numbers, until it outgrows a listpack value and moves to a
+sorted set of its own (keys.py `Keys.block`), and sequence numbers map to record ids in
+bucket hashes (`Keys.record_ids`); an agency record's child is a field of a bucket hash, and
+its events are the members of its own blocking key (blocking.record_key); a child's events
+are a sorted set scored by sequence (a listpack while small, where a set of strings is a hash
+table); stored results are zlib-compressed and expire after SIGNPOST_RESULT_TTL_HOURS.
+Changing these changes the store's layout: a store written by an older version is rebuilt
+(`signpost rebuild`), not read.
 
 Opened records are cached in the process (`_RecordCache`, SIGNPOST_RECORD_CACHE_ENTRIES) by
 record id and exact stored value: the MGET of the stored values still happens every time (a
@@ -43,12 +47,19 @@ from typing import Any
 import redis
 from pydantic import BaseModel, ConfigDict
 
-from services.matcher.blocking import block_keys
+from services.matcher.blocking import block_keys, record_key
 from services.matcher.candidates import Ranked
-from services.matcher.keys import Keys
+from services.matcher.keys import BLOCK_INLINE_MAX, Keys
 from services.matcher.keys import compact_id as _member
 from services.matcher.keys import full_id as _event_id
-from services.matcher.scripts import COMMIT_RECORD, MERGE_CHILD, PREFETCH, RESOLVE
+from services.matcher.scripts import (
+    COMMIT_RECORD,
+    MERGE_CHILD,
+    PREFETCH,
+    RECORD_IDS,
+    RESOLVE,
+    UNBLOCK,
+)
 from services.matcher.standardise import Features
 from signpost.crypto import CryptoError, KeyStore, b64, open_sealed, seal, unb64
 
@@ -129,8 +140,8 @@ class Superseded:
 
     record_id: str
     child_id: str
-    arec: str
     digests: tuple[str, ...]
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +195,7 @@ class Index:
         self.max_candidates = max_candidates
         self._prefetch = client.register_script(PREFETCH)
         self._resolve = client.register_script(RESOLVE)
+        self._record_ids = client.register_script(RECORD_IDS)
         self.keystore = keystore
         self.result_ttl_ms = int(result_ttl_s * 1000)
         self._cache = _RecordCache(record_cache_entries)
@@ -252,6 +264,10 @@ class Index:
 
     def lock(self) -> Any:
         return self.r.lock(self.k.lock, timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S)
+
+    def block_digests(self, f: Features) -> list[str]:
+        """The keyed hashes naming a record's blocking keys (blocking.block_keys)."""
+        return [self.digest(m) for m in block_keys(f)]
 
     def digest(self, material: str) -> str:
         """The keyed hash naming a blocking or term-frequency key (64 bits: a collision
@@ -338,33 +354,64 @@ class Index:
         return [(c, self.k.tf(c, self.digest(v))) for c, v in tf_values.items() if v]
 
     def prefetch_many(self, requests: list[PrefetchRequest]) -> list[Prefetched]:
-        """One round trip for what each event needs before scoring (scripts.PREFETCH, one
+        """Two round trips for what each event needs before scoring (scripts.PREFETCH, one
         command per event, in order): its stored result if it was decided already, else the
-        record count, its sequence number, its term counts and its ranked candidates."""
+        record count, its sequence number, its term counts and its ranked candidates; then
+        the candidates' record ids (scripts.RECORD_IDS, one command for all)."""
         k = self.k
         pipe = self.r.pipeline(transaction=False)
         for q in requests:
-            pipe.evalsha(self._prefetch.sha, 3 + len(q.tf_keys) + len(q.digests),
-                         k.event(q.event_id), k.tf_total, k.seq, *q.tf_keys,
-                         *(k.block(d) for d in q.digests),
-                         len(q.tf_keys), self.max_candidates, *q.caps)
+            keys, fields = self._blocking(q.digests)
+            pipe.evalsha(self._prefetch.sha, 3 + len(q.tf_keys) + len(keys),
+                         k.event(q.event_id), k.tf_total, k.seq, *q.tf_keys, *keys,
+                         len(q.tf_keys), self.max_candidates, *q.caps, *fields)
         try:
             replies = pipe.execute()
         except redis.exceptions.NoScriptError:  # a restarted Redis: load it, once, and again
             self._prefetch.sha = str(self.r.script_load(PREFETCH))
             return self.prefetch_many(requests)
+        ids = self._ids_of({int(reply[4][i]) for reply in replies if not reply[0]
+                            for i in range(0, len(reply[4]), 2)})
         out = []
         for reply in replies:
             if reply[0]:
                 out.append(Prefetched(stored=_unpack_result(str(reply[0]))))
                 continue
             _, total, seq, counts, flat = reply
-            out.append(Prefetched(
-                stored=None, total=int(total), seq=int(seq),
-                counts=tuple(int(c or 0) for c in counts),
-                ranked=tuple((_event_id(str(flat[i])), int(flat[i + 1]), int(flat[i + 2]))
-                             for i in range(0, len(flat), 3))))
+            ranked = []
+            for i in range(0, len(flat), 2):
+                rid = ids.get(int(flat[i]))
+                if rid is not None:  # else deleted since
+                    ranked.append((rid, int(flat[i + 1]), int(flat[i])))
+            out.append(Prefetched(stored=None, total=int(total), seq=int(seq),
+                                  counts=tuple(int(c or 0) for c in counts),
+                                  ranked=tuple(ranked)))
         return out
+
+    def _ids_of(self, seqs: set[int]) -> dict[int, str]:
+        """sequence number -> record id, of those still indexed (scripts.RECORD_IDS)."""
+        if not seqs:
+            return {}
+        order = sorted(seqs)
+        found = self._record_ids(keys=[self.k.record_ids(q) for q in order], args=order)
+        return {q: _event_id(str(m)) for q, m in zip(order, found, strict=True) if m}
+
+    def _blocking(self, digests: Iterable[str]) -> tuple[list[str], list[str]]:
+        """The Redis keys (per blocking key its bucket and overflow) and the bucket fields of
+        blocking keys (keys.Keys.block), as the scripts take them."""
+        keys: list[str] = []
+        fields: list[str] = []
+        for d in digests:
+            bucket, field, overflow = self.k.block(d)
+            keys += (bucket, overflow)
+            fields.append(field)
+        return keys, fields
+
+    def _queue_unblock(self, pipe: Any, seq: int, digests: Iterable[str]) -> None:
+        """Queue, on a MULTI pipeline, a record's removal from the blocking index
+        (scripts.UNBLOCK; EVAL, not EVALSHA, as COMMIT_RECORD in `queue_commit`)."""
+        keys, fields = self._blocking(digests)
+        pipe.eval(UNBLOCK, 1 + len(keys), self.k.record_ids(seq), *keys, seq, *fields)
 
     def next_seq(self) -> int:
         return int(self.r.incr(self.k.seq))
@@ -400,30 +447,33 @@ class Index:
         `shielded`: the event's own flag; a merged child's is carried over by the script."""
         k = self.k
         for old in superseded or ():
-            for d in old.digests:
-                pipe.zrem(k.block(d), _member(old.record_id))
+            self._queue_unblock(pipe, old.seq, old.digests)
             pipe.delete(k.record(old.record_id))
             pipe.zrem(k.child_records(old.child_id), _member(old.record_id))
-            pipe.zrem(k.agency_record_events(old.arec), _member(old.record_id))
         for loser in merge_from:
             self._merge_into(pipe, child_id, loser)
-        arec = self._arec(features.agency_id, features.agency_record_id)
+        arec_bucket, arec_field = k.agency_record(
+            self._arec(features.agency_id, features.agency_record_id))
+        own = k.block(self.digest(record_key(features.agency_id, features.agency_record_id)))
         counted = [k.tf_total, *(key for _, key in tf_keys)]
+        blocking, fields = self._blocking(digests)
         # EVAL, not EVALSHA: inside MULTI a script unknown to a restarted Redis would fail
         # alone at EXEC while the rest of the transaction went through.
-        pipe.eval(COMMIT_RECORD, 10 + len(digests) + len(counted),
+        pipe.eval(COMMIT_RECORD, 11 + len(blocking) + len(counted),
                   k.record(features.event_id), k.child(child_id), k.child_records(child_id),
-                  k.agency_records, k.agency_record_events(arec), k.child_agencies(child_id),
+                  arec_bucket, own[2], k.child_agencies(child_id),
                   k.child_practitioners(child_id), k.event(features.event_id),
-                  k.stats(stats_bucket), k.recent_scores, *(k.block(d) for d in digests),
+                  k.stats(stats_bucket), k.recent_scores, k.record_ids(seq), *blocking,
                   *counted,
                   _member(features.event_id), seq, len(digests),
                   BLOCK_TRIM if seq % TRIM_EVERY == 0 else 0,
-                  self.seal_record(features, child_id, seq), int(new_child), arec, child_id,
+                  self.seal_record(features, child_id, seq), int(new_child), arec_field,
+                  child_id,
                   features.agency_id, features.agency_kind, practitioner.id,
                   practitioner.model_dump_json(exclude_defaults=True), int(shielded),
                   _pack_result(result_json), self.result_ttl_ms, outcome, STATS_KEEP_S,
-                  "" if score is None else f"{score:.4f}", SCORES_KEPT)
+                  "" if score is None else f"{score:.4f}", SCORES_KEPT, BLOCK_INLINE_MAX,
+                  *fields)
         if review is not None:
             pipe.set(k.review_item(review[0]), review[1])
             pipe.zadd(k.review_queue, {review[0]: review[2]}, nx=True)
@@ -475,13 +525,19 @@ class Index:
     def superseded_by(self, correction: Features) -> list[Superseded]:
         """The earlier records of the correcting event's agency record (the caller holds
         `lock`): what the correction replaces."""
-        arec = self._arec(correction.agency_id, correction.agency_record_id)
-        members = self.r.zrange(self.k.agency_record_events(arec), 0, -1)
-        ids = sorted(rid for rid in (_event_id(str(m)) for m in members)
+        agency = (correction.agency_id, correction.agency_record_id)
+        bucket, field, overflow = self.k.block(self.digest(record_key(*agency)))
+        inline = self.r.hget(bucket, field)
+        members = (str(inline).split(",") if inline is not None
+                   else map(str, self.r.zrange(overflow, 0, -1)))
+        ids = sorted(rid for rid in self._ids_of({int(m) for m in members}).values()
                      if rid != correction.event_id)
-        return [Superseded(record_id=r.features.event_id, child_id=r.child_id, arec=arec,
-                           digests=tuple(self.digest(m) for m in block_keys(r.features)))
-                for r in self.records(ids)]
+        opened = [o for o in self._opened(self._stored(ids))  # not a digest's namesake
+                  if (o.features.agency_id, o.features.agency_record_id) == agency]
+        roots = self.resolve_many([o.child_id for o in opened])
+        return [Superseded(record_id=o.features.event_id, child_id=roots[o.child_id],
+                           digests=tuple(self.block_digests(o.features)), seq=o.seq)
+                for o in opened]
 
     def child_features(self, child_id: str) -> list[Features]:
         """Every record held on a child (resolved through merges), opened; oldest first."""
@@ -526,11 +582,8 @@ class Index:
         pipe = self.r.pipeline(transaction=True)
         for o in self._opened(stored):
             f = o.features
-            arec = self._arec(f.agency_id, f.agency_record_id)
-            for material in block_keys(f):
-                pipe.zrem(self.k.block(self.digest(material)), _member(f.event_id))
-            pipe.hdel(self.k.agency_records, arec)
-            pipe.delete(self.k.agency_record_events(arec))
+            self._queue_unblock(pipe, o.seq, self.block_digests(f))
+            pipe.hdel(*self.k.agency_record(self._arec(f.agency_id, f.agency_record_id)))
         for rid in ids:
             pipe.delete(self.k.record(rid), self.k.event(rid))
         pipe.delete(self.k.child(cid), self.k.child_records(cid), self.k.child_agencies(cid),

@@ -10,10 +10,15 @@ import base64
 import binascii
 from functools import lru_cache
 
-__all__ = ["Keys", "compact_id", "full_id"]
+__all__ = ["BLOCK_INLINE_MAX", "Keys", "compact_id", "full_id"]
 
 
 ID_CACHE = 1 << 17  # ids converted per process and kept: an event's candidates recur
+# Blocking keys are fields of 16^BLOCK_BUCKET_HEX hashes: 65,536 keep a million-event store's
+# buckets at about 40 fields (listpacks; README "Speed and memory" for larger stores).
+BLOCK_BUCKET_HEX = 4
+BLOCK_INLINE_MAX = 64  # Redis's default hash-max-listpack-value: a longer value moves out
+RECORD_IDS_PER_BUCKET = 128  # Redis's default hash-max-listpack-entries
 
 
 @lru_cache(maxsize=ID_CACHE)
@@ -68,9 +73,22 @@ class Keys:
         """HASH replaced child id -> the child id that replaced it."""
         return f"{self.p}:redirect"
 
-    def block(self, digest: str) -> str:
-        """ZSET record ids (`compact_id`) scored by arrival sequence."""
-        return f"{self.p}:blk:{digest}"
+    def block(self, digest: str) -> tuple[str, str, str]:
+        """Where a blocking key's members are: (bucket, field, overflow).
+
+        A blocking key is a field of one of 16^BLOCK_BUCKET_HEX bucket HASHes (its digest's
+        first hex digits name the bucket, the rest the field), whose value is its members'
+        sequence numbers, oldest first, comma-separated, while that fits a listpack value
+        (BLOCK_INLINE_MAX); a key with more members moves to its own ZSET (the overflow) of
+        sequence numbers scored by themselves. A record is named by its sequence number here
+        and by its id everywhere else: `record_ids` maps one to the other."""
+        cut = BLOCK_BUCKET_HEX
+        return f"{self.p}:blk:{digest[:cut]}", digest[cut:], f"{self.p}:blkz:{digest}"
+
+    def record_ids(self, seq: int) -> str:
+        """HASH sequence number -> record id (`compact_id`), RECORD_IDS_PER_BUCKET records a
+        bucket: what a blocking key's members are."""
+        return f"{self.p}:ids:{seq // RECORD_IDS_PER_BUCKET}"
 
     def record(self, record_id: str) -> str:
         """STRING JSON {child_id, seq, agency_id, agency_kind, key_id, sealed features}."""
@@ -108,16 +126,12 @@ class Keys:
         """STRING count of records with this (keyed-hashed) value."""
         return f"{self.p}:tf:{comparison}:{digest}"
 
-    @property
-    def agency_records(self) -> str:
-        """HASH keyed hash of 'agency id/agency record id' -> the child id it was given."""
-        return f"{self.p}:arec"
-
-    def agency_record_events(self, digest: str) -> str:
-        """ZSET the event ids (compact) an agency record (keyed hash) has sent, scored by
-        sequence: corrections, deletion. (A ZSET, unlike a SET of strings, is a listpack
-        while small; the name changed with the type, from `arec:{digest}`.)"""
-        return f"{self.p}:arev:{digest}"
+    def agency_record(self, digest: str) -> tuple[str, str]:
+        """(bucket, field): the keyed hash of 'agency id/agency record id' is a field of one of
+        16^BLOCK_BUCKET_HEX HASHes, whose value is the child id the agency record was given.
+        (Its events are the members of its own blocking key, blocking.record_key.)"""
+        cut = BLOCK_BUCKET_HEX
+        return f"{self.p}:arec:{digest[:cut]}", digest[cut:]
 
     def cannot_link(self, child_id: str) -> str:
         """SET child ids this child must never be linked with."""

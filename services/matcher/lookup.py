@@ -61,7 +61,7 @@ class Lookup:
     def child_of_record(self, *, agency_id: str, agency_record_id: str) -> str | None:
         """The child an agency's own record id belongs to now, or None if unknown."""
         digest = keyed_digest(self._secret, record_material(agency_id, agency_record_id))
-        child = self.r.hget(self.k.agency_records, digest)
+        child = self.r.hget(*self.k.agency_record(digest))
         return self.resolve(str(child)) if child is not None else None
 
     def resolve(self, child_id: str) -> str:

@@ -11,52 +11,62 @@ scripts run unchanged on a Redis Cluster shard (README: Redis Cluster and capaci
 
 from __future__ import annotations
 
-__all__ = ["COMMIT_RECORD", "MERGE_CHILD", "PREFETCH", "RESOLVE"]
+__all__ = ["COMMIT_RECORD", "MERGE_CHILD", "PREFETCH", "RECORD_IDS", "RESOLVE", "UNBLOCK"]
 
 #: What every event reads before scoring, in one command. KEYS: the event's stored result,
-#: the record count, the sequence, then `n_tf` term-frequency keys, then the blocking keys.
-#: ARGV: n_tf, candidates kept, then per blocking key the members read from it (newest
-#: first; 0: none; an engine batch reads fewer where its own newer records fill the window).
+#: the record count, the sequence, then `n_tf` term-frequency keys, then per blocking key its
+#: bucket and its overflow (keys.Keys.block). ARGV: n_tf, candidates kept, then per blocking
+#: key the members read from it (newest first; 0: none; an engine batch reads fewer where its
+#: own newer records fill the window), then per blocking key its field in its bucket.
 #: Returns {stored result} if the event was decided already (nothing else is done), else
-#: {'', record count, this event's sequence number, {term counts}, {member, shared keys,
-#: sequence, ...}} with the candidates ranked (most shared keys, then newest) and capped.
+#: {'', record count, this event's sequence number, {term counts}, {sequence, shared keys,
+#: ...}}: the candidates, by sequence number, ranked (most shared keys, then newest) and
+#: capped.
 PREFETCH = """
 local stored = redis.call('GET', KEYS[1])
 if stored then return {stored} end
 local n_tf, keep = tonumber(ARGV[1]), tonumber(ARGV[2])
-local counts, seqs, ids = {}, {}, {}
-for i = 4 + n_tf, #KEYS do
-  local cap = tonumber(ARGV[i - n_tf - 1])
+local n_block = (#KEYS - 3 - n_tf) / 2
+local counts, seqs = {}, {}
+local function visit(m)
+  local c = counts[m]
+  if c then counts[m] = c + 1 else counts[m] = 1; seqs[#seqs + 1] = m end
+end
+for i = 1, n_block do
+  local cap = tonumber(ARGV[2 + i])
   if cap > 0 then
-    local page = redis.call('ZREVRANGE', KEYS[i], 0, cap - 1, 'WITHSCORES')
-    for j = 1, #page, 2 do
-      local m = page[j]
-      local c = counts[m]
-      if c then
-        counts[m] = c + 1
-      else
-        counts[m] = 1
-        seqs[m] = tonumber(page[j + 1])
-        ids[#ids + 1] = m
-      end
+    local inline = redis.call('HGET', KEYS[2 + n_tf + 2 * i], ARGV[2 + n_block + i])
+    if inline then
+      local members = {}
+      for m in string.gmatch(inline, '%d+') do members[#members + 1] = tonumber(m) end
+      table.sort(members)
+      for j = #members, math.max(1, #members - cap + 1), -1 do visit(members[j]) end
+    else
+      local page = redis.call('ZREVRANGE', KEYS[3 + n_tf + 2 * i], 0, cap - 1)
+      for j = 1, #page do visit(tonumber(page[j])) end
     end
   end
 end
-table.sort(ids, function(a, b)
+table.sort(seqs, function(a, b)
   if counts[a] ~= counts[b] then return counts[a] > counts[b] end
-  if seqs[a] ~= seqs[b] then return seqs[a] > seqs[b] end
-  return a < b
+  return a > b
 end)
 local ranked = {}
-for i = 1, math.min(#ids, keep) do
-  local m = ids[i]
-  ranked[#ranked + 1] = m
-  ranked[#ranked + 1] = counts[m]
-  ranked[#ranked + 1] = seqs[m]
+for i = 1, math.min(#seqs, keep) do
+  ranked[#ranked + 1] = seqs[i]
+  ranked[#ranked + 1] = counts[seqs[i]]
 end
 local tf = {}
 for i = 1, n_tf do tf[i] = redis.call('GET', KEYS[3 + i]) or '0' end
 return {'', redis.call('GET', KEYS[2]) or '0', redis.call('INCR', KEYS[3]), tf, ranked}
+"""
+
+#: The record ids of sequence numbers (PREFETCH's candidates). KEYS: the `record_ids` bucket
+#: of each; ARGV: the sequence numbers, in the same order. Returns the ids ('' for none).
+RECORD_IDS = """
+local out = {}
+for i = 1, #ARGV do out[i] = redis.call('HGET', KEYS[i], ARGV[i]) or '' end
+return out
 """
 
 #: The child that now stands for each child id, following merges. KEYS: the redirect hash.
@@ -77,27 +87,51 @@ return out
 
 #: One event's record and what it changes, in one command (queued in the commit's MULTI after
 #: any merge the event makes, and before its review item). KEYS: [1] the record, [2] the
-#: child, [3] its records, [4] the agency-record hash, [5] the agency record's events, [6] the
+#: child, [3] its records, [4] its agency record's bucket (keys.Keys.agency_record), [5] the
+#: overflow of the agency record's own blocking key (blocking.record_key: its members are
+#: the agency record's events, which a correction replaces, so it is never trimmed), [6] the
 #: child's agencies, [7] its practitioners, [8] the event's stored result, [9] the dashboard
-#: bucket, [10] the recent scores, then `n_block` blocking keys, then the record count and the
-#: term-frequency keys. ARGV: [1] member, [2] sequence, [3] n_block, [4] members kept per
+#: bucket, [10] the recent scores, [11] the `record_ids` bucket of its sequence number, then
+#: per blocking key its bucket and overflow, then the record count and the term-frequency
+#: keys. ARGV: [1] member, [2] sequence, [3] n_block, [4] members kept per overflowing
 #: blocking key or 0 (no trim this time), [5] the sealed record, [6] '1' for a new child,
-#: [7] the agency record's keyed hash, [8] the child id, [9] agency id, [10] agency kind,
-#: [11] practitioner id, [12] practitioner JSON, [13] '1' if the event is shielded, [14] the
-#: stored result, [15] its expiry in ms or 0, [16] the outcome ('' counts nothing), [17] the
-#: bucket's expiry in s, [18] the best candidate's score ('' none), [19] scores kept.
+#: [7] the agency record's field in its bucket, [8] the child id, [9] agency id, [10] agency
+#: kind, [11] practitioner id, [12] practitioner JSON, [13] '1' if the event is shielded,
+#: [14] the stored result, [15] its expiry in ms or 0, [16] the outcome ('' counts nothing),
+#: [17] the bucket's expiry in s, [18] the best candidate's score ('' none), [19] scores
+#: kept, [20] the longest inline value of a blocking key, then per blocking key its field.
 COMMIT_RECORD = """
 local member, seq, n_block, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local inline_max = tonumber(ARGV[20])
 if ARGV[6] == '1' then redis.call('HSET', KEYS[2], 'created', seq, 'shielded', '0') end
 redis.call('SET', KEYS[1], ARGV[5])
-for i = 11, 10 + n_block do
-  redis.call('ZADD', KEYS[i], seq, member)
-  if keep > 0 then redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -keep - 1) end
+redis.call('HSET', KEYS[11], seq, member)
+for i = 1, n_block do
+  local bucket, over, field = KEYS[10 + 2 * i], KEYS[11 + 2 * i], ARGV[20 + i]
+  local inline = redis.call('HGET', bucket, field)
+  if inline then
+    inline = inline .. ',' .. seq
+    if #inline > inline_max then
+      local args = {}
+      for m in string.gmatch(inline, '%d+') do
+        args[#args + 1] = m
+        args[#args + 1] = m
+      end
+      redis.call('ZADD', over, unpack(args))
+      redis.call('HDEL', bucket, field)
+    else
+      redis.call('HSET', bucket, field, inline)
+    end
+  elseif redis.call('EXISTS', over) == 1 then
+    redis.call('ZADD', over, seq, seq)
+    if keep > 0 and over ~= KEYS[5] then redis.call('ZREMRANGEBYRANK', over, 0, -keep - 1) end
+  else
+    redis.call('HSET', bucket, field, seq)
+  end
 end
-for i = 11 + n_block, #KEYS do redis.call('INCR', KEYS[i]) end
+for i = 12 + 2 * n_block, #KEYS do redis.call('INCR', KEYS[i]) end
 redis.call('ZADD', KEYS[3], seq, member)
 redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[8])
-redis.call('ZADD', KEYS[5], seq, member)
 redis.call('HSET', KEYS[6], ARGV[9], ARGV[10])
 redis.call('HSET', KEYS[7], ARGV[11], ARGV[12])
 if ARGV[13] == '1' then redis.call('HSET', KEYS[2], 'shielded', '1') end
@@ -113,6 +147,32 @@ if ARGV[16] ~= '' then
   redis.call('LTRIM', KEYS[10], 0, tonumber(ARGV[19]) - 1)
 end
 return n_block
+"""
+
+#: A record taken out of the blocking index (a correction supersedes it, or its child is
+#: forgotten). KEYS: the `record_ids` bucket of its sequence number, then per blocking key
+#: its bucket and overflow. ARGV: its sequence number, then per blocking key its field.
+UNBLOCK = """
+local seq = ARGV[1]
+redis.call('HDEL', KEYS[1], seq)
+for i = 1, (#KEYS - 1) / 2 do
+  local bucket, over, field = KEYS[2 * i], KEYS[2 * i + 1], ARGV[1 + i]
+  local inline = redis.call('HGET', bucket, field)
+  if inline then
+    local kept = {}
+    for m in string.gmatch(inline, '%d+') do
+      if m ~= seq then kept[#kept + 1] = m end
+    end
+    if #kept > 0 then
+      redis.call('HSET', bucket, field, table.concat(kept, ','))
+    else
+      redis.call('HDEL', bucket, field)
+    end
+  else
+    redis.call('ZREM', over, seq)
+  end
+end
+return 1
 """
 
 #: Everything of one child moved onto another, read and written inside Redis, so a merge

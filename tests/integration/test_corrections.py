@@ -19,6 +19,7 @@ import pytest
 
 from schemas import AuditAction, AuditRecord, LinkDecision, StandardisedEvent
 from services.ingest.validate import validate
+from services.matcher.blocking import record_key
 from services.matcher.engine import Engine
 from services.matcher.service import build_engine
 from services.matcher.service import main as matcher_main
@@ -29,6 +30,7 @@ from signpost.embedded import free_port
 from signpost.kafka import ensure_topics
 from signpost.settings import CommonSettings
 from tests.support.events import make_event
+from tests.support.index import blocking_view
 from tests.support.ingest import running_ingest
 from tests.support.topics import read_topic
 from tests.support.wait import wait_until
@@ -72,9 +74,29 @@ def test_a_correction_replaces_the_wrong_date_of_birth_and_the_child_keeps_its_i
         ("gp-7", gp["event_id"]), ("school-0042", fixed["event_id"])}
     assert index.record_ids(child) == {gp["event_id"], fixed["event_id"]}
     assert index.records([wrong["event_id"]]) == []  # the wrong record itself is gone
+    seqs, ids = blocking_view(index)  # and out of the blocking index
+    assert set(ids.values()) == {gp["event_id"], fixed["event_id"]} and seqs == set(ids)
 
     again = make_event(dob=RIGHT_DOB, given="Vicky")  # later events link as before
     assert engine.process(_std(again)).decision.child_id == child
+
+
+def test_a_correction_replaces_every_earlier_event_of_a_busy_agency_record(
+        engine: Engine) -> None:
+    """Thirty events of one agency record: more than its blocking key holds inline, so its
+    members are read from its overflow set; the correction replaces all thirty."""
+    index = engine.index
+    earlier = [make_event(dob=WRONG_DOB, nhs=NHS) for _ in range(30)]
+    child = {engine.process(_std(e)).decision.child_id for e in earlier}
+    assert len(child) == 1 and len(index.record_ids(child.pop())) == 30
+    own = index.k.block(index.digest(record_key(earlier[0]["agency"]["id"],
+                                                earlier[0]["agency_record_id"])))
+    assert index.r.hget(own[0], own[1]) is None and index.r.zcard(own[2]) == 30
+    fixed = make_event(dob=RIGHT_DOB, nhs=NHS)
+    held = index.child_features(engine.process(_std(fixed, correction=True)).decision.child_id)
+    assert [(f.event_id, f.dob) for f in held] == [(fixed["event_id"], RIGHT_DOB)]
+    seqs, ids = blocking_view(index)
+    assert list(ids.values()) == [fixed["event_id"]] and seqs == set(ids)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from signpost.kafka import ensure_topics, make_producer
 from signpost.settings import CommonSettings
 from signpost.signing import signed_headers
 from tests.support.events import make_event
+from tests.support.index import blocking_view
 from tests.support.sealed import publish_sealed
 from tests.support.services import running_services
 from tests.support.topics import read_topic
@@ -167,9 +168,13 @@ def test_deleting_a_child_shreds_every_copy(common: CommonSettings,
     for secret in [*data_keys, *(w.encode() for w in wrapped)]:
         assert secret not in entity_dump_before, "a key that opens the records is beside them"
 
+    seqs, ids = blocking_view(index)
+    assert set(gone_records) < set(ids.values()) and seqs == set(ids)
     with index.lock():
         forgotten = index.forget_child(gone_id)
     assert (forgotten.records, forgotten.keys) == (2, 2)
+    seqs, ids = blocking_view(index)  # the blocking index holds the kept child's alone
+    assert set(ids.values()) == index.record_ids(kept_id) and seqs == set(ids)
 
     assert _found([w.encode() for w in wrapped], _dump(keystore_server)) == []
     fresh = keystore_for(settings)  # another process: nothing cached

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 import redis
 
 from services.matcher.candidates import ranked_candidates
-from services.matcher.scripts import COMMIT_RECORD, MERGE_CHILD, PREFETCH, RESOLVE
+from services.matcher.keys import BLOCK_INLINE_MAX, Keys
+from services.matcher.scripts import (
+    COMMIT_RECORD,
+    MERGE_CHILD,
+    PREFETCH,
+    RECORD_IDS,
+    RESOLVE,
+    UNBLOCK,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -19,26 +28,99 @@ def tag(key_prefix: str) -> str:
     return f"{{{key_prefix}}}"
 
 
-def test_prefetch_ranks_like_ranked_candidates(redis_client: redis.Redis, tag: str) -> None:
+def _commit(redis_client: redis.Redis, tag: str, keys: Keys, seq: int, digests: list[str],
+            *, keep: int = 0, counted: tuple[str, ...] = (), own: str = "",
+            **argv: Any) -> None:
+    """COMMIT_RECORD of record `m{seq}` under `digests` (the keys' layout as Index uses it),
+    `own` the agency record's own blocking key (never trimmed), with the child's and
+    dashboard's keys of the test's own."""
+    head = [f"{tag}:{name}" for name in ("rec", "child", "recs", "arec", "own", "agencies",
+                                        "prac", "evt", "stats", "scores")]
+    if own:
+        head[4] = keys.block(own)[2]
+    blocking = [key for d in digests for key in keys.block(d)[::2]]
+    fields = [keys.block(d)[1] for d in digests]
+    args = {"sealed": f"sealed{seq}", "new": int(seq == 1), "shielded": 0,
+            "ttl": 0, "outcome": "", "score": "", **argv}
+    redis_client.register_script(COMMIT_RECORD)(
+        keys=[*head, keys.record_ids(seq), *blocking, *counted],
+        args=[f"m{seq}", seq, len(digests), keep, args["sealed"], args["new"], "arec1", "C1",
+              "gp-1", "gp", "p1", '{"id":"p1"}', args["shielded"], f"result{seq}",
+              args["ttl"], args["outcome"], 7200, args["score"], 3, BLOCK_INLINE_MAX,
+              *fields])
+
+
+def _unblock(redis_client: redis.Redis, keys: Keys, seq: int, digests: list[str]) -> None:
+    blocking = [key for d in digests for key in keys.block(d)[::2]]
+    redis_client.register_script(UNBLOCK)(
+        keys=[keys.record_ids(seq), *blocking], args=[seq, *(keys.block(d)[1] for d in digests)])
+
+
+def _prefetch(redis_client: redis.Redis, tag: str, keys: Keys, digests: list[str],
+              caps: list[int], keep: int) -> list[tuple[str, int, int]]:
+    """PREFETCH's candidates with their ids (RECORD_IDS), as (id, shared keys, sequence)."""
+    blocking = [key for d in digests for key in keys.block(d)[::2]]
+    reply = redis_client.register_script(PREFETCH)(
+        keys=[f"{tag}:undecided", f"{tag}:total", f"{tag}:seq", *blocking],
+        args=[0, keep, *caps, *(keys.block(d)[1] for d in digests)])
+    assert reply[0] == ""
+    flat = reply[4]
+    seqs = [int(flat[i]) for i in range(0, len(flat), 2)]
+    ids = redis_client.register_script(RECORD_IDS)(
+        keys=[keys.record_ids(q) for q in seqs], args=seqs)
+    return [(rid, int(flat[2 * i + 1]), q) for i, (rid, q) in enumerate(zip(ids, seqs,
+                                                                             strict=True))]
+
+
+def test_prefetch_ranks_like_ranked_candidates(redis_client: redis.Redis, tag: str,
+                                              key_prefix: str) -> None:
+    """Records are added (COMMIT_RECORD: inline, then moved to an overflow ZSET) and removed
+    (UNBLOCK) at random; PREFETCH ranks what is left exactly as the reference does."""
     rng = random.Random(7)
-    prefetch = redis_client.register_script(PREFETCH)
-    for trial in range(30):
-        blocks = [f"{tag}:b{trial}:{i}" for i in range(rng.randint(0, 12))]
-        for key in blocks:
-            members = rng.sample(range(300), rng.randint(0, 80))
-            if members:  # a record has one sequence, whichever keys it is under
-                redis_client.zadd(key, {f"m{m}": 10_000 - m for m in members})
-        keep = rng.choice([3, 40, 1000])
-        caps = [rng.choice([0, 5, 50]) for _ in blocks]  # a batch reads fewer from some keys
-        per_key = [[(m, int(s)) for m, s in redis_client.zrevrange(key, 0, cap - 1,
-                                                                  withscores=True)]
-                   if cap else [] for key, cap in zip(blocks, caps, strict=True)]
-        reply = prefetch(keys=[f"{tag}:evt", f"{tag}:total", f"{tag}:seq", *blocks],
-                         args=[0, keep, *caps])
-        assert reply[0] == ""
-        flat = reply[4]
-        got = [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
-        assert got == ranked_candidates(per_key, keep)
+    keys = Keys(key_prefix)
+    digests = [f"{rng.getrandbits(64):016x}" for _ in range(12)]
+    digests[1] = digests[0][:4] + digests[1][4:]  # two keys in one bucket
+    held: dict[str, list[int]] = {d: [] for d in digests}  # the reference: seqs, oldest first
+    under: dict[int, list[str]] = {}
+    for seq in range(1, 400):
+        if seq > 20 and rng.random() < 0.15:  # a record removed (correction, forgotten)
+            gone = rng.choice(sorted(under))
+            _unblock(redis_client, keys, gone, under[gone])
+            for d in under.pop(gone):
+                held[d].remove(gone)
+        # skewed: a few keys are common (they overflow), most hold a few records
+        mine = sorted({rng.choice(digests[:3]) if rng.random() < 0.7 else rng.choice(digests)
+                       for _ in range(rng.randint(1, 4))})
+        _commit(redis_client, tag, keys, seq, mine)
+        under[seq] = mine
+        for d in mine:
+            held[d].append(seq)
+        if seq % 40 == 0:
+            for _ in range(5):
+                event = rng.sample(digests, rng.randint(0, 8))
+                caps = [rng.choice([0, 3, 50]) for _ in event]  # a batch reads fewer
+                keep = rng.choice([3, 40, 1000])
+                per_key = [[(f"m{q}", q) for q in held[d][::-1][:cap]]
+                           for d, cap in zip(event, caps, strict=True)]
+                assert _prefetch(redis_client, tag, keys, event, caps, keep) == \
+                    ranked_candidates(per_key, keep)
+    rare = f"{rng.getrandbits(64):016x}"
+    for seq in (400, 401):
+        _commit(redis_client, tag, keys, seq, [rare])
+    held[rare] = [400, 401]
+    for d, seqs in held.items():  # inline while it fits, else in its overflow ZSET
+        bucket, field, overflow = keys.block(d)
+        inline = ",".join(map(str, seqs))
+        if len(inline) <= BLOCK_INLINE_MAX:
+            assert redis_client.hget(bucket, field) == inline
+            assert not redis_client.exists(overflow)
+        else:
+            assert redis_client.hget(bucket, field) is None
+            assert redis_client.zrange(overflow, 0, -1) == list(map(str, seqs))
+    assert redis_client.object("encoding", keys.block(rare)[0]) in ("listpack", "ziplist")
+    assert [redis_client.hget(keys.record_ids(q), str(q)) for q in sorted(under)[:3]] == \
+        [f"m{q}" for q in sorted(under)[:3]]
+    assert redis_client.hget(keys.record_ids(gone), str(gone)) is None
 
 
 def test_prefetch_reads_counts_and_a_decided_event_returns_its_result(
@@ -64,32 +146,42 @@ def test_resolve_follows_merges(redis_client: redis.Redis, tag: str) -> None:
 
 
 def test_commit_record_adds_trims_counts_and_writes_the_child(redis_client: redis.Redis,
-                                                             tag: str) -> None:
-    script = redis_client.register_script(COMMIT_RECORD)
-    head = [f"{tag}:{name}" for name in ("rec", "child", "recs", "arec", "arev", "agencies",
-                                        "prac", "evt", "stats", "scores")]
-    blocks = [f"{tag}:b1", f"{tag}:b2"]
-    counts = [f"{tag}:total", f"{tag}:tf"]
-    for seq in range(1, 6):
-        script(keys=[*head, *blocks, *counts],
-               args=[f"m{seq}", seq, 2, 3 if seq == 5 else 0, f"sealed{seq}", int(seq == 1),
-                     "arec1", "C1", "gp-1", "gp", "p1", '{"id":"p1"}', int(seq == 4),
-                     f"result{seq}", 60_000 if seq == 5 else 0, "linked" if seq > 1 else "",
-                     7200, "" if seq == 2 else f"{seq}.5", 3])
-    assert redis_client.zrevrange(blocks[0], 0, -1) == ["m5", "m4", "m3"]
-    assert redis_client.zrange(blocks[1], 0, -1, withscores=True)[-1] == ("m5", 5.0)
-    assert redis_client.get(counts[0]) == "5" and redis_client.get(counts[1]) == "5"
-    rec, child, recs, arec, arev, agencies, prac, evt, stats, scores = head
-    assert redis_client.get(rec) == "sealed5"
+                                                             tag: str, key_prefix: str) -> None:
+    keys = Keys(key_prefix)
+    few, many, own = "0123456789abcdef", "fedcba9876543210", "aaaabbbbccccdddd"
+    counts = (f"{tag}:total", f"{tag}:tf")
+    for seq in range(1, 31):
+        _commit(redis_client, tag, keys, seq, [many, own] if seq > 5 else [few, many, own],
+                own=own, keep=3 if seq == 30 else 0, counted=counts, shielded=int(seq == 4),
+                ttl=60_000 if seq == 30 else 0, outcome="linked" if seq > 1 else "",
+                score="" if seq == 2 else f"{seq}.5")
+    bucket, field, overflow = keys.block(few)
+    assert redis_client.hget(bucket, field) == "1,2,3,4,5"  # inline while it fits
+    assert not redis_client.exists(overflow)
+    bucket, field, overflow = keys.block(many)
+    assert redis_client.hget(bucket, field) is None  # moved out, then trimmed
+    assert redis_client.zrange(overflow, 0, -1, withscores=True) == [
+        ("28", 28.0), ("29", 29.0), ("30", 30.0)]
+    assert redis_client.zcard(keys.block(own)[2]) == 30  # the agency record's: never trimmed
+    assert redis_client.hget(keys.record_ids(30), "30") == "m30"
+    assert redis_client.get(counts[0]) == "30" and redis_client.get(counts[1]) == "30"
+    rec, child, recs, arec, agencies, prac, evt, stats, scores = (
+        f"{tag}:{name}" for name in ("rec", "child", "recs", "arec", "agencies", "prac", "evt",
+                                    "stats", "scores"))
+    assert redis_client.get(rec) == "sealed30"
     assert redis_client.hgetall(child) == {"created": "1", "shielded": "1"}
-    assert redis_client.zrange(recs, 0, -1) == ["m1", "m2", "m3", "m4", "m5"]
+    assert redis_client.zrange(recs, 0, 4) == ["m1", "m2", "m3", "m4", "m5"]
     assert redis_client.hgetall(arec) == {"arec1": "C1"}
-    assert redis_client.zcard(arev) == 5
     assert redis_client.hgetall(agencies) == {"gp-1": "gp"}
     assert redis_client.hgetall(prac) == {"p1": '{"id":"p1"}'}
-    assert redis_client.get(evt) == "result5" and 0 < redis_client.pttl(evt) <= 60_000
-    assert redis_client.hgetall(stats) == {"linked": "4"} and redis_client.ttl(stats) > 0
-    assert redis_client.lrange(scores, 0, -1) == ["5.5", "4.5", "3.5"]
+    assert redis_client.get(evt) == "result30" and 0 < redis_client.pttl(evt) <= 60_000
+    assert redis_client.hgetall(stats) == {"linked": "29"} and redis_client.ttl(stats) > 0
+    assert redis_client.lrange(scores, 0, -1) == ["30.5", "29.5", "28.5"]
+    _unblock(redis_client, keys, 3, [few])
+    _unblock(redis_client, keys, 30, [many])
+    assert redis_client.hget(keys.block(few)[0], keys.block(few)[1]) == "1,2,4,5"
+    assert redis_client.zrange(overflow, 0, -1) == ["28", "29"]
+    assert redis_client.hget(keys.record_ids(30), "30") is None
 
 
 def test_merge_child_moves_everything_onto_the_winner(redis_client: redis.Redis,
