@@ -64,7 +64,7 @@ from services.matcher.standardise import Features
 from signpost.crypto import CryptoError, KeyStore, b64, open_sealed, seal, unb64
 
 __all__ = ["ChildFacts", "ChildInfo", "Forgotten", "Index", "PractitionerOnRecord",
-           "PrefetchRequest", "Prefetched", "StoredRecord", "Superseded"]
+           "PrefetchRequest", "Prefetched", "SealedRecord", "StoredRecord", "Superseded"]
 
 LOCK_TIMEOUT_S = 30.0  # a matcher that dies holding the lock frees it after this
 LOCK_WAIT_S = 60.0
@@ -89,8 +89,8 @@ RECORD_CACHE_ENTRIES = 100_000  # opened records kept per process; SIGNPOST_RECO
 
 
 class PractitionerOnRecord(BaseModel):
-    """A practitioner's work contact as the matcher keeps it for a child (stored as JSON
-    without the fields that hold their default)."""
+    """A practitioner's work contact as the matcher keeps it for a child: in the child's
+    practitioners hash, the id is the field and the value is `stored()`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -102,6 +102,64 @@ class PractitionerOnRecord(BaseModel):
     agency_id: str
     agency_kind: str
     lead: bool = False
+
+    def stored(self) -> str:
+        """The value kept: a JSON array of the fields but the id, in order (an object, as
+        earlier versions kept it, repeats ~60 bytes of field names a practitioner)."""
+        return json.dumps([self.name, self.role, self.email, self.phone, self.agency_id,
+                           self.agency_kind, int(self.lead)], separators=(",", ":"),
+                          ensure_ascii=False)
+
+    @classmethod
+    def from_stored(cls, practitioner_id: str, value: str) -> PractitionerOnRecord:
+        """`stored`'s inverse, and of the earlier object form; ValueError if neither."""
+        if value.startswith("{"):
+            return cls.model_validate_json(value)
+        fields = json.loads(value)
+        if not isinstance(fields, list) or len(fields) != len(_PRACTITIONER_STORED):
+            raise ValueError("a stored practitioner is in no known form")
+        return cls.model_validate({"id": practitioner_id,
+                                   **dict(zip(_PRACTITIONER_STORED, fields, strict=True))})
+
+
+_PRACTITIONER_STORED = ("name", "role", "email", "phone", "agency_id", "agency_kind", "lead")
+
+
+@dataclass(frozen=True, slots=True)
+class SealedRecord:
+    """A record as Redis holds it: its ids in clear, its personal fields sealed (`sealed`:
+    the base64 of the AES-GCM seal of `_pack`, bound to the record id, key id, agency and
+    agency kind; the record id is the key's name).
+
+    Stored as 'r2|seq|key id|child id|agency kind|sealed|agency id': positional, the agency
+    id last as the one field that may hold '|' (a JSON object, as earlier versions stored
+    it, took 70 bytes more a record; it still reads)."""
+
+    child_id: str
+    seq: int
+    agency_id: str
+    agency_kind: str
+    key_id: str
+    sealed: str
+
+    def dump(self) -> str:
+        if "|" in self.child_id + self.agency_kind + self.key_id:
+            raise ValueError("a record's child id, agency kind and key id hold no '|'")
+        return (f"r2|{self.seq}|{self.key_id}|{self.child_id}|{self.agency_kind}|"
+                f"{self.sealed}|{self.agency_id}")
+
+    @classmethod
+    def parse(cls, raw: str) -> SealedRecord:
+        """`dump`'s inverse, and of the earlier JSON form; CryptoError if neither."""
+        try:
+            if raw.startswith("r2|"):
+                _, seq, key_id, child_id, kind, sealed, agency_id = raw.split("|", 6)
+                return cls(child_id, int(seq), agency_id, kind, key_id, sealed)
+            old = json.loads(raw)
+            return cls(str(old["child_id"]), int(old["seq"]), str(old["agency_id"]),
+                       str(old["agency_kind"]), str(old["key_id"]), str(old["sealed"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise CryptoError("a stored record is in no known form") from e
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,9 +280,8 @@ class Index:
                                                reuse_cached=True)
         blob = seal(key, _aad(features.event_id, key_id, features.agency_id,
                               features.agency_kind), _pack(features))
-        return json.dumps({"child_id": child_id, "seq": seq, "agency_id": features.agency_id,
-                           "agency_kind": features.agency_kind, "key_id": key_id,
-                           "sealed": b64(blob)}, separators=(",", ":"))
+        return SealedRecord(child_id, seq, features.agency_id, features.agency_kind, key_id,
+                            b64(blob)).dump()
 
     def open_records(self, record_ids: list[str]) -> list[tuple[Features, str]]:
         """(features, child id as stored) of each record that exists and can still be opened;
@@ -245,9 +302,9 @@ class Index:
         while its data key can still be had (`KeyStore.get_many`: from the store, or from this
         process's key cache, CACHE_TTL_S at most), exactly as if it were opened again."""
         hits = [self._cache.get((rid, raw)) for rid, raw in stored]
-        metas = [None if hit else json.loads(raw) for (_, raw), hit in zip(stored, hits,
-                                                                            strict=True)]
-        key_ids = [hit.key_id if hit else str(meta["key_id"])  # type: ignore[index]
+        metas = [None if hit else SealedRecord.parse(raw)
+                 for (_, raw), hit in zip(stored, hits, strict=True)]
+        key_ids = [hit.key_id if hit else meta.key_id  # type: ignore[union-attr]
                    for hit, meta in zip(hits, metas, strict=True)]
         keys = self.keystore.get_many(key_ids)
         out = []
@@ -323,7 +380,7 @@ class Index:
             pipe.hmget(self.k.child(cid), ["created", "shielded"])
             pipe.smembers(self.k.cannot_link(cid))
             pipe.hgetall(self.k.child_agencies(cid))
-            pipe.hvals(self.k.child_practitioners(cid))
+            pipe.hgetall(self.k.child_practitioners(cid))
         replies = pipe.execute()
         out = {}
         for i, cid in enumerate(child_ids):
@@ -331,8 +388,8 @@ class Index:
             out[cid] = ChildFacts(
                 created=int(created or 0), cannot=frozenset(cannot),
                 info=ChildInfo(child_id=cid, agencies=dict(agencies),
-                               practitioners=[PractitionerOnRecord.model_validate_json(p)
-                                              for p in pracs],
+                               practitioners=[PractitionerOnRecord.from_stored(pid, p)
+                                              for pid, p in pracs.items()],
                                shielded=shielded == "1"))
         return out
 
@@ -470,7 +527,7 @@ class Index:
                   self.seal_record(features, child_id, seq), int(new_child), arec_field,
                   child_id,
                   features.agency_id, features.agency_kind, practitioner.id,
-                  practitioner.model_dump_json(exclude_defaults=True), int(shielded),
+                  practitioner.stored(), int(shielded),
                   _pack_result(result_json), self.result_ttl_ms, outcome, STATS_KEEP_S,
                   "" if score is None else f"{score:.4f}", SCORES_KEPT, BLOCK_INLINE_MAX,
                   *fields)
@@ -578,7 +635,7 @@ class Index:
         cid = self.resolve(child_id)
         ids = sorted(self.record_ids(cid))
         stored = self._stored(ids)
-        key_ids = {str(json.loads(raw)["key_id"]) for _, raw in stored}
+        key_ids = {SealedRecord.parse(raw).key_id for _, raw in stored}
         pipe = self.r.pipeline(transaction=True)
         for o in self._opened(stored):
             f = o.features
@@ -615,13 +672,13 @@ class _Opened:
     key_id: str
 
 
-def _open_record(key: bytes, record_id: str, stored: dict[str, Any]) -> _Opened:
+def _open_record(key: bytes, record_id: str, stored: SealedRecord) -> _Opened:
     """Open one stored record; CryptoError if it does not open as this record."""
-    key_id, blob = str(stored["key_id"]), unb64(str(stored["sealed"]))
-    agency_id, agency_kind = str(stored["agency_id"]), str(stored["agency_kind"])
-    plain = open_sealed(key, _aad(record_id, key_id, agency_id, agency_kind), blob)
-    return _Opened(_unpack(plain, record_id, agency_id, agency_kind), str(stored["child_id"]),
-                   int(stored["seq"]), key_id)
+    agency_id, agency_kind = stored.agency_id, stored.agency_kind
+    plain = open_sealed(key, _aad(record_id, stored.key_id, agency_id, agency_kind),
+                        unb64(stored.sealed))
+    return _Opened(_unpack(plain, record_id, agency_id, agency_kind), stored.child_id,
+                   stored.seq, stored.key_id)
 
 
 _CLEAR = ("event_id", "agency_id", "agency_kind")  # not sealed: the key name, and in clear
@@ -632,7 +689,7 @@ def _pack(f: Features) -> bytes:
     """The sealed fields of a record as a JSON array in field order: a tuple of tokens is one
     space-joined string when no token is empty or has a space, else a list."""
     return json.dumps([_pack_value(getattr(f, fld.name)) for fld in _PACKED],
-                      separators=(",", ":")).encode()
+                      separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _pack_value(value: Any) -> Any:

@@ -71,7 +71,7 @@ class Lookup:
 
     def _practitioners(self, child_id: str) -> dict[str, PractitionerOnRecord]:
         raw = cast(dict[str, str], self.r.hgetall(self.k.child_practitioners(child_id)))
-        return {pid: PractitionerOnRecord.model_validate_json(v) for pid, v in raw.items()}
+        return {pid: PractitionerOnRecord.from_stored(pid, v) for pid, v in raw.items()}
 
     def _answer(self, root: str, practitioners: dict[str, PractitionerOnRecord],
                 asker: str) -> WhoElse:

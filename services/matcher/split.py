@@ -9,12 +9,13 @@ constraint both ways, so the engine never merges the two again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from services.matcher.errors import SplitRefused
-from services.matcher.index import Index
+from services.matcher.index import Index, PractitionerOnRecord, SealedRecord
 
 __all__ = ["SplitResult", "split_child"]
 
@@ -39,19 +40,21 @@ def _checked(index: Index, source: str, moved: set[str], target: str | None) -> 
     return members - moved
 
 
-def _records(index: Index, ids: set[str]) -> dict[str, dict[str, Any]]:
+def _records(index: Index, ids: set[str]) -> dict[str, SealedRecord]:
     keys = sorted(ids)
     raw = index.r.mget([index.k.record(i) for i in keys])
-    return {i: json.loads(v) for i, v in zip(keys, raw, strict=True) if v is not None}
+    return {i: SealedRecord.parse(str(v)) for i, v in zip(keys, raw, strict=True)
+            if v is not None}
 
 
-def _agencies(records: dict[str, dict[str, Any]]) -> dict[str, str]:
-    return {r["agency_id"]: r["agency_kind"] for r in records.values()}
+def _agencies(records: dict[str, SealedRecord]) -> dict[str, str]:
+    return {r.agency_id: r.agency_kind for r in records.values()}
 
 
 def _practitioners(all_pracs: dict[str, str], agencies: dict[str, str]) -> dict[str, str]:
     """Practitioners of the agencies that have a record on the child."""
-    return {pid: v for pid, v in all_pracs.items() if json.loads(v)["agency_id"] in agencies}
+    return {pid: v for pid, v in all_pracs.items()
+            if PractitionerOnRecord.from_stored(pid, v).agency_id in agencies}
 
 
 def _rewrite_results(index: Index, pipe: Any, moved: set[str], target: str) -> None:
@@ -81,10 +84,8 @@ def split_child(*, index: Index, child_id: str, record_ids: list[str], into: str
         shielded = index.r.hget(k.child(source), "shielded") == "1"
         pipe: Any = index.r.pipeline(transaction=True)
         for rid, rec in moving.items():
-            pipe.set(k.record(rid), json.dumps({**rec, "child_id": target},
-                                               separators=(",", ":")))
-        index.move_records(pipe, source, target,
-                           {rid: int(rec["seq"]) for rid, rec in moving.items()})
+            pipe.set(k.record(rid), dataclasses.replace(rec, child_id=target).dump())
+        index.move_records(pipe, source, target, {rid: rec.seq for rid, rec in moving.items()})
         _replace_hash(pipe, k.child_agencies(source), _agencies(staying))
         _replace_hash(pipe, k.child_practitioners(source),
                       _practitioners(pracs, _agencies(staying)))

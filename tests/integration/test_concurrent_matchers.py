@@ -25,7 +25,7 @@ import redis
 from schemas import LinkOutcome, StandardisedEvent
 from services.ingest.validate import validate
 from services.matcher.engine import Engine, Result
-from services.matcher.index import Index
+from services.matcher.index import Index, SealedRecord
 from services.matcher.model import default_model
 from signpost.demo import demo_dataset
 from signpost.embedded import EmbeddedServer
@@ -85,10 +85,10 @@ def test_two_engines_at_once_lose_no_update(redis_server: EmbeddedServer, prefix
     assert LinkOutcome.linked in outcomes and LinkOutcome.new_child in outcomes
 
     ids = sorted(decided)
-    stored = {i: json.loads(v) for i, v in
+    stored = {i: SealedRecord.parse(str(v)) for i, v in
               zip(ids, index.r.mget([index.k.record(i) for i in ids]), strict=True) if v}
     assert set(stored) == set(ids), "a record was lost"
-    owner = {i: index.resolve(str(rec["child_id"])) for i, rec in stored.items()}
+    owner = {i: index.resolve(rec.child_id) for i, rec in stored.items()}
     by_child: dict[str, set[str]] = defaultdict(set)
     for record_id, child in owner.items():
         by_child[child].add(record_id)
@@ -96,13 +96,13 @@ def test_two_engines_at_once_lose_no_update(redis_server: EmbeddedServer, prefix
         assert index.exists(child), f"records on a merged-away or missing child {child}"
         assert index.record_ids(child) == records, "a child's record set lost an update"
         agencies = set(index.child_info(child).agencies)
-        assert {stored[r]["agency_id"] for r in records} <= agencies
+        assert {stored[r].agency_id for r in records} <= agencies
     for result in decided.values():
         for gone in result.decision.merged_child_ids:
             assert index.resolve(gone) != gone and not index.record_ids(gone)
 
     # Serialisable: the same children as one engine deciding in the two engines' commit order.
-    order = sorted(ids, key=lambda i: int(stored[i]["seq"]))
+    order = sorted(ids, key=lambda i: stored[i].seq)
     by_id = {str(s.event.event_id): s for s in stds}
     alone = Engine(Index.private(redis.Redis.from_url(redis_server.url, decode_responses=True),
                                  f"{prefix}-alone", b"shared-blocking-secret"), default_model(),

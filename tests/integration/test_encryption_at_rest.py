@@ -20,6 +20,7 @@ from schemas import LinkDecision, SealedEvent
 from services.ingest.service import main as ingest_main
 from services.ingest.settings import IngestSettings
 from services.matcher.engine import Engine
+from services.matcher.index import SealedRecord
 from services.matcher.service import build_engine
 from services.matcher.service import main as matcher_main
 from services.matcher.settings import MatcherSettings
@@ -157,14 +158,14 @@ def test_deleting_a_child_shreds_every_copy(common: CommonSettings,
     gone_records = sorted(index.record_ids(gone_id))
     old_values = dict(zip(gone_records, index.r.mget([index.k.record(i) for i in gone_records]),
                           strict=True))
-    key_ids = {json.loads(str(v))["key_id"] for v in old_values.values()}
+    key_ids = {SealedRecord.parse(str(v)).key_id for v in old_values.values()}
     ks = keystore_for(settings)
     wrapped = [str(ks.r.get(f"{{{settings.key_prefix}}}:ks:{k}")) for k in key_ids]
     data_keys = list(ks.get_many(key_ids).values())
     entity_dump_before = _dump(redis_server)
     assert len(key_ids) == 2 and len(data_keys) == 2, "one data key per agency record"
     for value in old_values.values():
-        assert json.loads(str(value))["sealed"].encode() in entity_dump_before
+        assert SealedRecord.parse(str(value)).sealed.encode() in entity_dump_before
     for secret in [*data_keys, *(w.encode() for w in wrapped)]:
         assert secret not in entity_dump_before, "a key that opens the records is beside them"
 

@@ -4,6 +4,7 @@ was deleted or shredded."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -13,10 +14,11 @@ import pytest
 import redis
 
 from services.matcher.engine import Engine
-from services.matcher.index import Index
+from services.matcher.index import Index, SealedRecord
 from services.matcher.keys import compact_id, full_id
 from services.matcher.model import default_model
 from services.matcher.standardise import Features
+from signpost.crypto import CryptoError
 from tests.support.events import make_standardised as std
 
 pytestmark = pytest.mark.integration
@@ -63,15 +65,31 @@ def test_records_open_to_the_features_sealed(redis_client: redis.Redis, key_pref
     for f in (plain, odd):
         redis_client.set(index.k.record(f.event_id), index.seal_record(f, "C1", 7))
     assert index.open_records([plain.event_id, odd.event_id]) == [(plain, "C1"), (odd, "C1")]
-    assert set(json.loads(str(redis_client.get(index.k.record(odd.event_id))))) == {
-        "child_id", "seq", "agency_id", "agency_kind", "key_id", "sealed"}
+    raw = str(redis_client.get(index.k.record(odd.event_id)))
+    assert raw.startswith("r2|7|") and raw.endswith(f"|{odd.agency_id}")
+    stored = SealedRecord.parse(raw)
+    assert (stored.child_id, stored.seq, stored.agency_id, stored.agency_kind) == (
+        "C1", 7, odd.agency_id, odd.agency_kind)
+    # The JSON form earlier versions stored still opens; anything else is refused.
+    redis_client.set(index.k.record(odd.event_id), json.dumps(dataclasses.asdict(stored)))
+    assert index.open_records([odd.event_id]) == [(odd, "C1")]
+    for junk in ("r2|x", "{}", "plain"):
+        redis_client.set(index.k.record(odd.event_id), junk)
+        with pytest.raises(CryptoError, match="no known form"):
+            index.open_records([odd.event_id])
+    with pytest.raises(ValueError, match=r"no '\|'"):
+        dataclasses.replace(stored, child_id="C|1").dump()
+    piped = odd_features(str(uuid.uuid4()), agency_id="la|42")  # the one field that may
+    redis_client.set(index.k.record(piped.event_id), index.seal_record(piped, "C1", 8))
+    assert index.open_records([piped.event_id]) == [(piped, "C1")]
 
 
 def test_tampered_clear_fields_do_not_open(redis_client: redis.Redis, key_prefix: str) -> None:
     index = Index.private(redis_client, key_prefix, record_cache_entries=0)
     f = odd_features(str(uuid.uuid4()))
-    stored = json.loads(index.seal_record(f, "C1", 1))
-    redis_client.set(index.k.record(f.event_id), json.dumps({**stored, "agency_kind": "gp"}))
+    stored = SealedRecord.parse(index.seal_record(f, "C1", 1))
+    redis_client.set(index.k.record(f.event_id),
+                     dataclasses.replace(stored, agency_kind="gp").dump())
     with pytest.raises(Exception, match="does not open"):
         index.open_records([f.event_id])
 
@@ -121,7 +139,7 @@ def test_cache_serves_nothing_shredded(redis_client: redis.Redis, key_prefix: st
     redis_client.mset({here.k.record(i): str(v) for i, v in backup.items()})
     assert here.open_records(ids) == []
     assert len(here._cache) == 0
-    key_ids = {json.loads(str(v))["key_id"] for v in backup.values()}
+    key_ids = {SealedRecord.parse(str(v)).key_id for v in backup.values()}
     elsewhere.keystore._cache.drop(key_ids)  # its key cache expired
     assert elsewhere.open_records(ids) == []
 
