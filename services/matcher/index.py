@@ -35,12 +35,14 @@ import base64
 import dataclasses
 import hashlib
 import hmac
+import itertools
 import json
 import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -85,6 +87,7 @@ RESULT_WBITS, RESULT_MEMLEVEL = 12, 4  # zlib settings for stored results (_pack
 RESULT_ZDICT = (resources.files("services.matcher") / "data" / "result_zdict_1.json"
                 ).read_bytes()
 RECORD_CACHE_ENTRIES = 100_000  # opened records kept per process; SIGNPOST_RECORD_CACHE_ENTRIES
+SEQ_IDS_KEPT = 200_000  # sequence -> record id pairs kept per process (Index._ids_of)
 
 
 
@@ -112,17 +115,23 @@ class PractitionerOnRecord(BaseModel):
 
     @classmethod
     def from_stored(cls, practitioner_id: str, value: str) -> PractitionerOnRecord:
-        """`stored`'s inverse, and of the earlier object form; ValueError if neither."""
-        if value.startswith("{"):
-            return cls.model_validate_json(value)
-        fields = json.loads(value)
-        if not isinstance(fields, list) or len(fields) != len(_PRACTITIONER_STORED):
-            raise ValueError("a stored practitioner is in no known form")
-        return cls.model_validate({"id": practitioner_id,
-                                   **dict(zip(_PRACTITIONER_STORED, fields, strict=True))})
+        """`stored`'s inverse, and of the earlier object form; ValueError if neither. The
+        same few children's practitioners are read for event after event: memoised."""
+        return _practitioner_from(practitioner_id, value)
 
 
-_PRACTITIONER_STORED = ("name", "role", "email", "phone", "agency_id", "agency_kind", "lead")
+@lru_cache(maxsize=1 << 15)
+def _practitioner_from(practitioner_id: str, value: str) -> PractitionerOnRecord:
+    if value.startswith("{"):
+        return PractitionerOnRecord.model_validate_json(value)
+    fields = json.loads(value)
+    if not isinstance(fields, list) or len(fields) != len(_PRACTITIONER_FIELDS):
+        raise ValueError("a stored practitioner is in no known form")
+    return PractitionerOnRecord(id=practitioner_id,
+                                **dict(zip(_PRACTITIONER_FIELDS, fields, strict=True)))
+
+
+_PRACTITIONER_FIELDS = ("name", "role", "email", "phone", "agency_id", "agency_kind", "lead")
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +266,7 @@ class Index:
         self.keystore = keystore
         self.result_ttl_ms = int(result_ttl_s * 1000)
         self._cache = _RecordCache(record_cache_entries)
+        self._seq_ids: dict[int, str] = {}  # sequence -> record id: never changes once given
 
     @classmethod
     def private(cls, client: redis.Redis, prefix: str, blocking_secret: bytes = b"private",
@@ -446,12 +456,26 @@ class Index:
         return out
 
     def _ids_of(self, seqs: set[int]) -> dict[int, str]:
-        """sequence number -> record id, of those still indexed (scripts.RECORD_IDS)."""
-        if not seqs:
-            return {}
-        order = sorted(seqs)
-        found = self._record_ids(keys=[self.k.record_ids(q) for q in order], args=order)
-        return {q: _event_id(str(m)) for q, m in zip(order, found, strict=True) if m}
+        """sequence number -> record id (scripts.RECORD_IDS), of those still indexed or known
+        to this process: a sequence number is given to one record, once, so a known one is
+        never wrong (its record may have been deleted since, which its MGET then finds)."""
+        known = self._seq_ids
+        out = {q: known[q] for q in seqs if q in known}
+        order = sorted(q for q in seqs if q not in out)
+        if order:
+            found = self._record_ids(keys=[self.k.record_ids(q) for q in order], args=order)
+            new = {q: _event_id(str(m)) for q, m in zip(order, found, strict=True) if m}
+            out.update(new)
+            self._know_ids(new)
+        return out
+
+    def _know_ids(self, ids: dict[int, str]) -> None:
+        """Keep sequence -> record id pairs, the oldest known dropped past SEQ_IDS_KEPT."""
+        known = self._seq_ids
+        known.update(ids)
+        if len(known) > SEQ_IDS_KEPT:
+            for q in list(itertools.islice(known, len(known) - SEQ_IDS_KEPT // 2)):
+                del known[q]
 
     def _blocking(self, digests: Iterable[str]) -> tuple[list[str], list[str]]:
         """The Redis keys (per blocking key its bucket and overflow) and the bucket fields of
@@ -509,6 +533,7 @@ class Index:
             pipe.zrem(k.child_records(old.child_id), _member(old.record_id))
         for loser in merge_from:
             self._merge_into(pipe, child_id, loser)
+        self._know_ids({seq: features.event_id})
         arec_bucket, arec_field = k.agency_record(
             self._arec(features.agency_id, features.agency_record_id))
         own = k.block(self.digest(record_key(features.agency_id, features.agency_record_id)))

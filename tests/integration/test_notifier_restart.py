@@ -82,6 +82,7 @@ def test_sigkill_mid_stream_loses_nothing_and_delivers_once(
 ) -> None:
     ensure_topics(common)
     alerts = _alerts()
+    ledger = Ledger(redis_client, env["SIGNPOST_KEY_PREFIX"])
     stop = threading.Event()
     feeder = threading.Thread(target=_produce_steadily, args=(common, alerts, stop), daemon=True)
     first = _spawn(env, receiver)
@@ -93,8 +94,11 @@ def test_sigkill_mid_stream_loses_nothing_and_delivers_once(
         killed_at = len(receiver.received)
         second = _spawn(env, receiver)
         try:
-            wait_until(lambda: len({_key(r) for r in receiver.received}) >= ALERTS,
-                       timeout_s=45)
+            # Every alert delivered as the ledger has it, not merely received: a delivery the
+            # kill cut off after the receiver had it is delivered again by the second process
+            # (a replay), and stopping that one first would leave it for a third.
+            wait_until(lambda: all(ledger.state(a.alert_id, SW1, "webhook") == "delivered"
+                                   for a in alerts), timeout_s=45)
             wait_until(lambda: not feeder.is_alive(), timeout_s=5)
         finally:
             second.send_signal(signal.SIGTERM)
@@ -112,7 +116,6 @@ def test_sigkill_mid_stream_loses_nothing_and_delivers_once(
     assert len(replays) <= WORKERS and all(n == 2 for n in replays.values()), replays
     for key in replays:  # a replay is the same delivery: same body, same key
         assert len({r.body for r in receiver.received if _key(r) == key}) == 1
-    ledger = Ledger(redis_client, env["SIGNPOST_KEY_PREFIX"])
     assert all(ledger.state(a.alert_id, SW1, "webhook") == "delivered" for a in alerts)
     store = InboxStore(redis_client, env["SIGNPOST_KEY_PREFIX"])
     assert len(store.list_for(recipient=SW1, limit=ALERTS * 2)) == ALERTS
