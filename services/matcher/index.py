@@ -64,6 +64,7 @@ from services.matcher.scripts import (
 )
 from services.matcher.standardise import Features
 from signpost.crypto import CryptoError, KeyStore, b64, open_sealed, seal, unb64
+from signpost.errors import ConfigError
 
 __all__ = ["ChildFacts", "ChildInfo", "Forgotten", "Index", "PractitionerOnRecord",
            "PrefetchRequest", "Prefetched", "SealedRecord", "StoredRecord", "Superseded"]
@@ -87,6 +88,9 @@ RESULT_WBITS, RESULT_MEMLEVEL = 12, 4  # zlib settings for stored results (_pack
 RESULT_ZDICT = (resources.files("services.matcher") / "data" / "result_zdict_1.json"
                 ).read_bytes()
 RECORD_CACHE_ENTRIES = 100_000  # opened records kept per process; SIGNPOST_RECORD_CACHE_ENTRIES
+# The store's layout (key names, types and encodings), stamped in each store: a matcher
+# refuses a store written in another (Index.check_layout). Bump it with any such change.
+LAYOUT = "blocking-buckets-1"
 SEQ_IDS_KEPT = 200_000  # sequence -> record id pairs kept per process (Index._ids_of)
 
 
@@ -277,6 +281,20 @@ class Index:
         constructor's keyword arguments."""
         return cls(client, prefix, blocking_secret, cap_per_key,
                    KeyStore(client, prefix, master), **options)
+
+    def check_layout(self) -> None:
+        """Stamp an empty store with LAYOUT; ConfigError for a store written in another
+        layout (read as this one, it would find no candidates and link nothing)."""
+        stamp = self.r.get(self.k.layout)
+        if stamp is None and not self.r.exists(self.k.seq):
+            if self.r.set(self.k.layout, LAYOUT, nx=True):
+                return
+            stamp = self.r.get(self.k.layout)
+        if stamp != LAYOUT:
+            raise ConfigError(
+                f"the matcher's store under key prefix {self.k.prefix!r} is in layout "
+                f"{stamp or 'from before layouts were stamped'!s}, not {LAYOUT}: rebuild it "
+                "into a new prefix (`signpost rebuild`) and point SIGNPOST_KEY_PREFIX at it")
 
     # --- sealed records -------------------------------------------------------------------
 

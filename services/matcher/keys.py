@@ -69,6 +69,11 @@ class Keys:
         return f"{self.p}:seq"
 
     @property
+    def layout(self) -> str:
+        """STRING the layout the store was written in (index.LAYOUT)."""
+        return f"{self.p}:layout"
+
+    @property
     def redirect(self) -> str:
         """HASH replaced child id -> the child id that replaced it."""
         return f"{self.p}:redirect"

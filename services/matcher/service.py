@@ -63,6 +63,7 @@ def build_engine(settings: MatcherSettings, shared: bool = True,
                   max_candidates=settings.max_candidates,
                   result_ttl_s=settings.result_ttl_hours * 3600,
                   record_cache_entries=settings.record_cache_entries)
+    index.check_layout()
     store = ThresholdStore(index.r, settings.key_prefix, (upper, lower))
     return Engine(index, model, thresholds=LiveThresholds(store), shared=shared)
 

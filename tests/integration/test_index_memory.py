@@ -8,17 +8,19 @@ import dataclasses
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
 
 from services.matcher.engine import Engine
-from services.matcher.index import Index, SealedRecord
+from services.matcher.index import LAYOUT, Index, SealedRecord
 from services.matcher.keys import compact_id, full_id
 from services.matcher.model import default_model
 from services.matcher.standardise import Features
 from signpost.crypto import CryptoError
+from signpost.errors import ConfigError
 from tests.support.events import make_standardised as std
 
 pytestmark = pytest.mark.integration
@@ -163,3 +165,18 @@ def test_stored_results_are_compressed_and_keep_their_ttl(redis_client: redis.Re
     for plain in ['{"decision":1}', "{broken", "z-not-packed", "y1-not-packed"]:  # not packed
         redis_client.set(index.k.event(event_id), plain)
         assert index.stored_result(event_id) == plain
+
+
+def test_a_store_in_another_layout_is_refused_and_an_empty_one_stamped(
+        redis_client: redis.Redis, new_prefix: Callable[[], str]) -> None:
+    fresh = Index.private(redis_client, new_prefix())
+    fresh.check_layout()
+    assert redis_client.get(fresh.k.layout) == LAYOUT
+    fresh.check_layout()  # its own stamp: fine
+    old = Index.private(redis_client, new_prefix())
+    redis_client.set(old.k.seq, 41)  # events written by a version before the stamp
+    with pytest.raises(ConfigError, match=r"from before layouts were stamped.*signpost rebuild"):
+        old.check_layout()
+    redis_client.set(old.k.layout, "some-other-layout")
+    with pytest.raises(ConfigError, match="in layout some-other-layout"):
+        old.check_layout()
