@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas import FieldExplanation, LinkDecision
 from services.matcher.errors import ReviewNotOpen
+from services.matcher.index import pack_json, unpack_json
 from services.matcher.keys import Keys
 
 __all__ = [
@@ -121,18 +122,18 @@ class ReviewStore:
 
     def get(self, review_id: str) -> ReviewItem | None:
         raw = self.r.get(self.k.review_item(review_id))
-        return ReviewItem.model_validate_json(raw) if raw else None
+        return ReviewItem.model_validate_json(unpack_json(str(raw))) if raw else None
 
     def open_items(self, *, limit: int = 50, offset: int = 0) -> list[ReviewItem]:
         """Open items in queue order: oldest and riskiest first."""
         ids = self.r.zrange(self.k.review_queue, offset, offset + limit - 1)
         raw = self.r.mget([self.k.review_item(str(i)) for i in ids]) if ids else []
-        return [ReviewItem.model_validate_json(v) for v in raw if v]
+        return [ReviewItem.model_validate_json(unpack_json(str(v))) for v in raw if v]
 
     def decided_items(self, *, limit: int = 50) -> list[ReviewItem]:
         ids = self.r.zrevrange(self.k.review_done, 0, limit - 1)
         raw = self.r.mget([self.k.review_item(str(i)) for i in ids]) if ids else []
-        return [ReviewItem.model_validate_json(v) for v in raw if v]
+        return [ReviewItem.model_validate_json(unpack_json(str(v))) for v in raw if v]
 
     def counts(self) -> dict[str, int]:
         return {"open": int(self.r.zcard(self.k.review_queue)),
@@ -148,7 +149,8 @@ class ReviewStore:
                             source="review", at=at)
         won = self._decide(keys=[self.k.review_queue, self.k.review_done,
                                  self.k.review_item(item.review_id), self.k.labelled_pairs],
-                           args=[item.review_id, done.model_dump_json(), at.timestamp(),
+                           args=[item.review_id, pack_json(done.model_dump_json()),
+                                 at.timestamp(),
                                  pair.model_dump_json(), MAX_PAIRS])
         if int(won) != 1:
             raise ReviewNotOpen(f"review {item.review_id} is not open")

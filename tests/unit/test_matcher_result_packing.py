@@ -10,7 +10,7 @@ import zlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.matcher.index import RESULT_ZDICT, _pack_result, _unpack_result
+from services.matcher.index import RESULT_ZDICT, pack_json, unpack_json
 
 RESULT = ('{"decision":{"event_id":"12ccf265-3332-4650-b06d-e0f5a5ea404e","child_id":"C5851875'
           '683af480cb9ed","outcome":"linked","score":37.4,"prior":-6.1,"explanation":[{"compa'
@@ -26,24 +26,24 @@ def test_the_dictionary_never_changes() -> None:
 
 
 def test_a_result_packs_smaller_with_the_dictionary() -> None:
-    packed = _pack_result(RESULT)
-    assert packed.startswith("y1") and _unpack_result(packed) == RESULT
+    packed = pack_json(RESULT)
+    assert packed.startswith("y1") and unpack_json(packed) == RESULT
     plain_zlib = base64.b64encode(zlib.compress(RESULT.encode()))
     assert len(packed) < len(plain_zlib) * 0.75
 
 
 @given(st.text())
 def test_any_text_round_trips(text: str) -> None:
-    assert _unpack_result(_pack_result(text)) == text
+    assert unpack_json(pack_json(text)) == text
 
 
 def test_earlier_forms_still_open() -> None:
-    assert _unpack_result("z" + base64.b64encode(zlib.compress(RESULT.encode())).decode()
+    assert unpack_json("z" + base64.b64encode(zlib.compress(RESULT.encode())).decode()
                           ) == RESULT
-    assert _unpack_result(RESULT) == RESULT  # stored as JSON, before compression
+    assert unpack_json(RESULT) == RESULT  # stored as JSON, before compression
 
 
 def test_a_damaged_value_is_given_back_as_it_is() -> None:
-    packed = _pack_result(RESULT)
+    packed = pack_json(RESULT)
     for damaged in (packed[:-8], "y1" + "!" * 12, "z" + packed[2:]):
-        assert _unpack_result(damaged) == damaged
+        assert unpack_json(damaged) == damaged
