@@ -72,9 +72,12 @@ __all__ = ["ChildFacts", "ChildInfo", "Forgotten", "Index", "PractitionerOnRecor
 
 LOCK_TIMEOUT_S = 30.0  # a matcher that dies holding the lock frees it after this
 LOCK_WAIT_S = 60.0
-BLOCK_TRIM = 2000  # members kept per blocking key; only the newest `cap` are read
+# Members a blocking key keeps, as a multiple of the newest `cap` an event reads: the rest
+# are never read. Trimmed on every addition, a key of the default cap (50) stays a listpack
+# (zset-max-listpack-entries 128), where a 2,000-member key was a skiplist at ~80 bytes a
+# member. (An agency record's own key is never trimmed: a correction replaces all of it.)
+BLOCK_KEEP_CAPS = 2
 TF_MIN_RECORDS = 500  # below this many records a frequency is noise: no TF adjustment
-TRIM_EVERY = 64  # trim a key's set on one commit in this many: bounded, and cheap
 STATS_KEEP_S = 2 * 3600  # dashboard counters: two hours of 10-second buckets
 MAX_CANDIDATES = 40  # records scored per event, those sharing the most blocking keys
 SCORES_KEPT = 5000  # newest best-candidate scores: enough to estimate the review load
@@ -567,7 +570,7 @@ class Index:
                   k.stats(stats_bucket), k.recent_scores, k.record_ids(seq), *blocking,
                   *counted,
                   _member(features.event_id), seq, len(digests),
-                  BLOCK_TRIM if seq % TRIM_EVERY == 0 else 0,
+                  BLOCK_KEEP_CAPS * self.cap,
                   self.seal_record(features, child_id, seq), int(new_child), arec_field,
                   child_id,
                   features.agency_id, features.agency_kind, practitioner.id,

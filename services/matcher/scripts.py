@@ -94,7 +94,7 @@ return out
 #: bucket, [10] the recent scores, [11] the `record_ids` bucket of its sequence number, then
 #: per blocking key its bucket and overflow, then the record count and the term-frequency
 #: keys. ARGV: [1] member, [2] sequence, [3] n_block, [4] members kept per overflowing
-#: blocking key or 0 (no trim this time), [5] the sealed record, [6] '1' for a new child,
+#: blocking key (0: no trim), [5] the sealed record, [6] '1' for a new child,
 #: [7] the agency record's field in its bucket, [8] the child id, [9] agency id, [10] agency
 #: kind, [11] practitioner id, [12] practitioner JSON, [13] '1' if the event is shielded,
 #: [14] the stored result, [15] its expiry in ms or 0, [16] the outcome ('' counts nothing),
