@@ -85,8 +85,9 @@ class Keys:
         first hex digits name the bucket, the rest the field), whose value is its members'
         sequence numbers, oldest first, comma-separated, while that fits a listpack value
         (BLOCK_INLINE_MAX); a key with more members moves to its own ZSET (the overflow) of
-        sequence numbers scored by themselves. A record is named by its sequence number here
-        and by its id everywhere else: `record_ids` maps one to the other."""
+        sequence numbers scored by themselves, trimmed to index.BLOCK_KEEP_CAPS times the
+        members an event reads. A record is named by its sequence number here and by its id
+        everywhere else: `record_ids` maps one to the other."""
         cut = BLOCK_BUCKET_HEX
         return f"{self.p}:blk:{digest[:cut]}", digest[cut:], f"{self.p}:blkz:{digest}"
 
@@ -96,7 +97,7 @@ class Keys:
         return f"{self.p}:ids:{seq // RECORD_IDS_PER_BUCKET}"
 
     def record(self, record_id: str) -> str:
-        """STRING JSON {child_id, seq, agency_id, agency_kind, key_id, sealed features}."""
+        """STRING the record: its ids in clear, its features sealed (index.SealedRecord)."""
         return f"{self.p}:rec:{compact_id(record_id)}"
 
     def event(self, event_id: str) -> str:
