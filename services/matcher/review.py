@@ -10,6 +10,7 @@ Each verdict is kept as a labelled pair (score, match) for `signpost thresholds 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -121,17 +122,18 @@ class ReviewStore:
         self._decide = client.register_script(DECIDE_LUA)
 
     def get(self, review_id: str) -> ReviewItem | None:
-        raw = self.r.get(self.k.review_item(review_id))
-        return ReviewItem.model_validate_json(unpack_json(str(raw))) if raw else None
+        items = self._items([review_id])
+        return items[0] if items else None
 
     def open_items(self, *, limit: int = 50, offset: int = 0) -> list[ReviewItem]:
         """Open items in queue order: oldest and riskiest first."""
-        ids = self.r.zrange(self.k.review_queue, offset, offset + limit - 1)
-        raw = self.r.mget([self.k.review_item(str(i)) for i in ids]) if ids else []
-        return [ReviewItem.model_validate_json(unpack_json(str(v))) for v in raw if v]
+        return self._items(self.r.zrange(self.k.review_queue, offset, offset + limit - 1))
 
     def decided_items(self, *, limit: int = 50) -> list[ReviewItem]:
-        ids = self.r.zrevrange(self.k.review_done, 0, limit - 1)
+        return self._items(self.r.zrevrange(self.k.review_done, 0, limit - 1))
+
+    def _items(self, ids: Sequence[object]) -> list[ReviewItem]:
+        """The items of these review ids that exist, in order (one MGET; packed or not)."""
         raw = self.r.mget([self.k.review_item(str(i)) for i in ids]) if ids else []
         return [ReviewItem.model_validate_json(unpack_json(str(v))) for v in raw if v]
 

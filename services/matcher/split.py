@@ -40,13 +40,6 @@ def _checked(index: Index, source: str, moved: set[str], target: str | None) -> 
     return members - moved
 
 
-def _records(index: Index, ids: set[str]) -> dict[str, SealedRecord]:
-    keys = sorted(ids)
-    raw = index.r.mget([index.k.record(i) for i in keys])
-    return {i: SealedRecord.parse(str(v)) for i, v in zip(keys, raw, strict=True)
-            if v is not None}
-
-
 def _agencies(records: dict[str, SealedRecord]) -> dict[str, str]:
     return {r.agency_id: r.agency_kind for r in records.values()}
 
@@ -79,7 +72,7 @@ def split_child(*, index: Index, child_id: str, record_ids: list[str], into: str
         source = index.resolve(child_id)
         target = index.resolve(into) if into else new_child_id
         stay = _checked(index, source, set(record_ids), target)
-        moving, staying = _records(index, set(record_ids)), _records(index, stay)
+        moving, staying = index.sealed_records(record_ids), index.sealed_records(stay)
         pracs = {str(a): str(b) for a, b in index.r.hgetall(k.child_practitioners(source)).items()}
         shielded = index.r.hget(k.child(source), "shielded") == "1"
         pipe: Any = index.r.pipeline(transaction=True)

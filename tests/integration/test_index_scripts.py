@@ -28,6 +28,14 @@ def tag(key_prefix: str) -> str:
     return f"{{{key_prefix}}}"
 
 
+def _layout(keys: Keys, digests: list[str]) -> tuple[list[str], list[str]]:
+    """Blocking keys as the scripts take them (as Index passes them): per key its bucket and
+    overflow, then per key its field."""
+    places = [keys.block(d) for d in digests]
+    return [k for bucket, _, overflow in places for k in (bucket, overflow)], \
+        [field for _, field, _ in places]
+
+
 def _commit(redis_client: redis.Redis, tag: str, keys: Keys, seq: int, digests: list[str],
             *, keep: int = 0, counted: tuple[str, ...] = (), own: str = "",
             **argv: Any) -> None:
@@ -38,8 +46,7 @@ def _commit(redis_client: redis.Redis, tag: str, keys: Keys, seq: int, digests: 
                                         "prac", "evt", "stats", "scores")]
     if own:
         head[4] = keys.block(own)[2]
-    blocking = [key for d in digests for key in keys.block(d)[::2]]
-    fields = [keys.block(d)[1] for d in digests]
+    blocking, fields = _layout(keys, digests)
     args = {"sealed": f"sealed{seq}", "new": int(seq == 1), "shielded": 0,
             "ttl": 0, "outcome": "", "score": "", **argv}
     redis_client.register_script(COMMIT_RECORD)(
@@ -51,18 +58,18 @@ def _commit(redis_client: redis.Redis, tag: str, keys: Keys, seq: int, digests: 
 
 
 def _unblock(redis_client: redis.Redis, keys: Keys, seq: int, digests: list[str]) -> None:
-    blocking = [key for d in digests for key in keys.block(d)[::2]]
-    redis_client.register_script(UNBLOCK)(
-        keys=[keys.record_ids(seq), *blocking], args=[seq, *(keys.block(d)[1] for d in digests)])
+    blocking, fields = _layout(keys, digests)
+    redis_client.register_script(UNBLOCK)(keys=[keys.record_ids(seq), *blocking],
+                                          args=[seq, *fields])
 
 
 def _prefetch(redis_client: redis.Redis, tag: str, keys: Keys, digests: list[str],
               caps: list[int], keep: int) -> list[tuple[str, int, int]]:
     """PREFETCH's candidates with their ids (RECORD_IDS), as (id, shared keys, sequence)."""
-    blocking = [key for d in digests for key in keys.block(d)[::2]]
+    blocking, fields = _layout(keys, digests)
     reply = redis_client.register_script(PREFETCH)(
         keys=[f"{tag}:undecided", f"{tag}:total", f"{tag}:seq", *blocking],
-        args=[0, keep, *caps, *(keys.block(d)[1] for d in digests)])
+        args=[0, keep, *caps, *fields])
     assert reply[0] == ""
     flat = reply[4]
     seqs = [int(flat[i]) for i in range(0, len(flat), 2)]
