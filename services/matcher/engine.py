@@ -210,7 +210,7 @@ class Engine:
             return [r for e in pending for r in self._decide_pending(
                 [e], self.index.prefetch_many([e.request([self.index.cap] * len(e.digests))]))]
         stored = {f.event_id: StoredRecord(f, child) for f, child in self.index.open_records(
-            list(dict.fromkeys(rid for p in fetched for rid, _, _ in p.ranked)))}
+            dict.fromkeys(value for p in fetched for value in p.records))}
         self.index.keystore.warm((e.f.agency_id, e.f.agency_record_id) for e in pending)
         view = _View(self.index)
         view.resolve([o.child_id for o in stored.values()])

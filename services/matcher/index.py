@@ -14,8 +14,9 @@ Memory (README, "Speed and memory"): event ids are 22 characters in key names an
 (keys.py `compact_id`); a record seals its fields positionally (`_pack`); blocking and
 term-frequency keys are 64-bit keyed hashes; a blocking key is a field of a bucket hash whose
 value is its members' sequence numbers, until it outgrows a listpack value and moves to a
-sorted set of its own (keys.py `Keys.block`), and sequence numbers map to record ids in
-bucket hashes (`Keys.record_ids`); an agency record's child is a field of a bucket hash, and
+sorted set of its own (keys.py `Keys.block`); records are fields of bucket hashes under
+their sequence numbers (`Keys.record`), so the candidates are read straight from the index's
+members; an agency record's child is a field of a bucket hash, and
 its events are the members of its own blocking key (blocking.record_key); a child's events
 are a sorted set scored by sequence (a listpack while small, where a set of strings is a hash
 table); stored results are zlib-compressed and expire after SIGNPOST_RESULT_TTL_HOURS.
@@ -23,8 +24,8 @@ Changing these changes the store's layout: a store written by an older version i
 (`signpost rebuild`), not read.
 
 Opened records are cached in the process (`_RecordCache`, SIGNPOST_RECORD_CACHE_ENTRIES) by
-record id and exact stored value: the MGET of the stored values still happens every time (a
-deleted record is never served), and a cached record is served only while its data key can
+record id and exact stored value: the stored values are still read every time (a deleted
+record is never served), and a cached record is served only while its data key can
 still be had, from the key store or the key cache (CACHE_TTL_S, 5 minutes at most, in a
 process other than the one that shredded it).
 """
@@ -35,7 +36,6 @@ import base64
 import dataclasses
 import hashlib
 import hmac
-import itertools
 import json
 import threading
 import zlib
@@ -44,7 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import redis
 from pydantic import BaseModel, ConfigDict
@@ -58,7 +58,7 @@ from services.matcher.scripts import (
     COMMIT_RECORD,
     MERGE_CHILD,
     PREFETCH,
-    RECORD_IDS,
+    RECORDS,
     RESOLVE,
     UNBLOCK,
 )
@@ -94,8 +94,7 @@ RESULT_ZDICT = (resources.files("services.matcher") / "data" / "result_zdict_1.j
 RECORD_CACHE_ENTRIES = 100_000  # opened records kept per process; SIGNPOST_RECORD_CACHE_ENTRIES
 # The store's layout (key names, types and encodings), stamped in each store: a matcher
 # refuses a store written in another (Index.check_layout). Bump it with any such change.
-LAYOUT = "blocking-buckets-1"
-SEQ_IDS_KEPT = 200_000  # sequence -> record id pairs kept per process (Index._ids_of)
+LAYOUT = "records-by-seq-1"
 
 
 
@@ -142,16 +141,26 @@ def _practitioner_from(practitioner_id: str, value: str) -> PractitionerOnRecord
 _PRACTITIONER_FIELDS = ("name", "role", "email", "phone", "agency_id", "agency_kind", "lead")
 
 
+#: An agency kind as a record's envelope holds it: one letter (a kind not here, as itself).
+#: Fixed: a letter once given is never given to another kind.
+KIND_CODES = {"school": "s", "gp": "g", "hospital": "h", "health_visitor": "v",
+              "social_care": "c", "police": "p", "education_welfare": "e", "housing": "o",
+              "youth_justice": "y", "early_years": "a", "other": "x"}
+_KINDS = {code: kind for kind, code in KIND_CODES.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class SealedRecord:
     """A record as Redis holds it: its ids in clear, its personal fields sealed (`sealed`:
     the base64 of the AES-GCM seal of `_pack`, bound to the record id, key id, agency and
-    agency kind; the record id is the key's name).
+    agency kind).
 
-    Stored as 'r2|seq|key id|child id|agency kind|sealed|agency id': positional, the agency
-    id last as the one field that may hold '|' (a JSON object, as earlier versions stored
-    it, took 70 bytes more a record; it still reads)."""
+    Stored as 'r3|record id|key id|child id|agency kind|sealed|agency id' in its bucket under
+    its sequence number (keys.Keys.record): positional, the record id compact
+    (keys.compact_id), the key id's 128 bits in 22 characters of base64url, the kind one
+    letter (KIND_CODES), the agency id last as the one field that may hold '|'."""
 
+    record_id: str
     child_id: str
     seq: int
     agency_id: str
@@ -160,29 +169,60 @@ class SealedRecord:
     sealed: str
 
     def dump(self) -> str:
-        if "|" in self.child_id + self.agency_kind + self.key_id:
-            raise ValueError("a record's child id, agency kind and key id hold no '|'")
-        return (f"r2|{self.seq}|{self.key_id}|{self.child_id}|{self.agency_kind}|"
-                f"{self.sealed}|{self.agency_id}")
+        kind = KIND_CODES.get(self.agency_kind, self.agency_kind)
+        if "|" in self.record_id + self.child_id + kind:
+            raise ValueError("a record's ids and agency kind hold no '|'")
+        if kind == self.agency_kind and kind in _KINDS:
+            raise ValueError("an agency kind outside KIND_CODES is not one of its letters")
+        return (f"r3|{_member(self.record_id)}|{_short_key(self.key_id)}|{self.child_id}|"
+                f"{kind}|{self.sealed}|{self.agency_id}")
 
     @classmethod
-    def parse(cls, raw: str) -> SealedRecord:
-        """`dump`'s inverse, and of the earlier JSON form; CryptoError if neither."""
+    def parse(cls, raw: str, seq: int) -> SealedRecord:
+        """`dump`'s inverse for the record stored under `seq`; CryptoError if it is in no
+        known form."""
         try:
-            if raw.startswith("r2|"):
-                _, seq, key_id, child_id, kind, sealed, agency_id = raw.split("|", 6)
-                return cls(child_id, int(seq), agency_id, kind, key_id, sealed)
-            old = json.loads(raw)
-            return cls(str(old["child_id"]), int(old["seq"]), str(old["agency_id"]),
-                       str(old["agency_kind"]), str(old["key_id"]), str(old["sealed"]))
-        except (ValueError, KeyError, TypeError) as e:
-            raise CryptoError("a stored record is in no known form") from e
+            if raw.startswith("r3|"):
+                _, rid, key_id, child_id, kind, sealed, agency_id = raw.split("|", 6)
+                return cls(_event_id(rid), child_id, seq, agency_id, _KINDS.get(kind, kind),
+                           _long_key(key_id), sealed)
+        except ValueError:
+            pass
+        raise CryptoError("a stored record is in no known form")
+
+
+def stored_record_id(raw: str) -> str:
+    """The record id of a stored record (SealedRecord.dump), without parsing the rest; ''
+    if it is in no known form."""
+    if not raw.startswith("r3|"):
+        return ""
+    return _event_id(raw[3:raw.find("|", 3)])
+
+
+def _short_key(key_id: str) -> str:
+    """A key id (KeyStore.key_id: 32 hex digits) as 22 characters of base64url."""
+    raw = bytes.fromhex(key_id)
+    if len(raw) != 16:
+        raise ValueError("a key id is 32 hex digits")
+    return base64.urlsafe_b64encode(raw).decode("ascii")[:22]
+
+
+def _long_key(short: str) -> str:
+    """`_short_key`'s inverse."""
+    raw = base64.urlsafe_b64decode(short + "==")
+    if len(short) != 22 or len(raw) != 16:
+        raise ValueError("not a short key id")
+    return raw.hex()
 
 
 @dataclass(frozen=True, slots=True)
 class StoredRecord:
     features: Features
     child_id: str
+
+
+#: A record as read from Redis: (record id, sequence number, stored value).
+StoredValue = tuple[str, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +247,7 @@ class Prefetched:
     seq: int = 0
     counts: tuple[int, ...] = ()
     ranked: tuple[Ranked, ...] = ()
+    records: tuple[StoredValue, ...] = ()  # the candidates' stored records, for open_records
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,11 +311,10 @@ class Index:
         self.max_candidates = max_candidates
         self._prefetch = client.register_script(PREFETCH)
         self._resolve = client.register_script(RESOLVE)
-        self._record_ids = client.register_script(RECORD_IDS)
+        self._records = client.register_script(RECORDS)
         self.keystore = keystore
         self.result_ttl_ms = int(result_ttl_s * 1000)
         self._cache = _RecordCache(record_cache_entries)
-        self._seq_ids: dict[int, str] = {}  # sequence -> record id: never changes once given
 
     @classmethod
     def private(cls, client: redis.Redis, prefix: str, blocking_secret: bytes = b"private",
@@ -303,48 +343,58 @@ class Index:
     # --- sealed records -------------------------------------------------------------------
 
     def seal_record(self, features: Features, child_id: str, seq: int) -> str:
-        """The stored form of a record: ids in clear, every personal field sealed.
-
-        JSON {child_id, seq, agency_id, agency_kind, key_id, sealed}; `sealed` is the base64
-        of the AES-GCM seal of the other fields, positionally (`_pack`), bound to the record
-        id, key id, agency and agency kind (the event id is the key's name)."""
+        """The stored form of a record (SealedRecord): ids in clear, every personal field
+        sealed, positionally (`_pack`), bound to the record id, key id, agency and kind."""
         key_id, key = self.keystore.for_record(features.agency_id, features.agency_record_id,
                                                reuse_cached=True)
         blob = seal(key, _aad(features.event_id, key_id, features.agency_id,
                               features.agency_kind), _pack(features))
-        return SealedRecord(child_id, seq, features.agency_id, features.agency_kind, key_id,
-                            b64(blob)).dump()
+        return SealedRecord(features.event_id, child_id, seq, features.agency_id,
+                            features.agency_kind, key_id, b64(blob)).dump()
 
-    def open_records(self, record_ids: list[str]) -> list[tuple[Features, str]]:
-        """(features, child id as stored) of each record that exists and can still be opened;
-        a record whose data key was deleted is skipped (it is shredded)."""
-        return [(o.features, o.child_id) for o in self._opened(self._stored(record_ids))]
+    def open_records(self, stored: Iterable[StoredValue]) -> list[tuple[Features, str]]:
+        """(features, child id as stored) of each stored record (`Prefetched.records`,
+        `stored`) that can still be opened; one whose data key was deleted is skipped (it is
+        shredded)."""
+        return [(o.features, o.child_id) for o in self._opened(list(stored))]
 
-    def sealed_records(self, record_ids: Iterable[str]) -> dict[str, SealedRecord]:
-        """record id -> its stored form, of those that exist (one MGET; nothing opened)."""
-        return {rid: SealedRecord.parse(raw) for rid, raw in self._stored(sorted(record_ids))}
+    def sealed_records(self, refs: dict[str, int]) -> dict[str, SealedRecord]:
+        """record id -> its stored form, of those of `refs` (record id -> sequence number,
+        `record_seqs`) that exist (one command; nothing opened)."""
+        return {rid: SealedRecord.parse(raw, seq) for rid, seq, raw in self.stored(refs)}
 
-    def _stored(self, record_ids: list[str]) -> list[tuple[str, str]]:
-        """(id, stored value) of each record that exists: one MGET."""
-        if not record_ids:
+    def stored(self, refs: dict[str, int]) -> list[StoredValue]:
+        """The records of `refs` (record id -> sequence number) that exist, in sequence order:
+        one command (scripts.RECORDS)."""
+        want = sorted(refs.items(), key=lambda kv: kv[1])
+        found = {seq: (rid, raw) for rid, seq, raw in self._by_seq([q for _, q in want])}
+        return [(rid, seq, found[seq][1]) for rid, seq in want
+                if seq in found and found[seq][0] == rid]
+
+    def _by_seq(self, seqs: list[int]) -> list[StoredValue]:
+        """The records stored under these sequence numbers, of those that exist: one
+        command (scripts.RECORDS)."""
+        if not seqs:
             return []
-        raw = self.r.mget([self.k.record(i) for i in record_ids])
-        return [(rid, str(v)) for rid, v in zip(record_ids, raw, strict=True) if v is not None]
+        where = [self.k.record(q) for q in seqs]
+        raw = self._records(keys=[b for b, _ in where], args=[f for _, f in where])
+        return [(stored_record_id(str(v)), q, str(v))
+                for q, v in zip(seqs, raw, strict=True) if v]
 
-    def _opened(self, stored: list[tuple[str, str]]) -> list[_Opened]:
+    def _opened(self, stored: list[StoredValue]) -> list[_Opened]:
         """The stored records whose data key still exists, opened.
 
         A record opened before with the very same stored value comes from the cache, but only
         while its data key can still be had (`KeyStore.get_many`: from the store, or from this
         process's key cache, CACHE_TTL_S at most), exactly as if it were opened again."""
-        hits = [self._cache.get((rid, raw)) for rid, raw in stored]
-        metas = [None if hit else SealedRecord.parse(raw)
-                 for (_, raw), hit in zip(stored, hits, strict=True)]
+        hits = [self._cache.get((rid, raw)) for rid, _, raw in stored]
+        metas = [None if hit else SealedRecord.parse(raw, seq)
+                 for (_, seq, raw), hit in zip(stored, hits, strict=True)]
         key_ids = [hit.key_id if hit else meta.key_id  # type: ignore[union-attr]
                    for hit, meta in zip(hits, metas, strict=True)]
         keys = self.keystore.get_many(key_ids)
         out = []
-        for (rid, raw), hit, meta, key_id in zip(stored, hits, metas, key_ids, strict=True):
+        for (rid, _, raw), hit, meta, key_id in zip(stored, hits, metas, key_ids, strict=True):
             key = keys.get(key_id)
             if key is None:
                 continue  # shredded
@@ -389,8 +439,10 @@ class Index:
         it keeps the expiry it had."""
         pipe.set(self.k.event(event_id), pack_json(result_json), keepttl=True)
 
-    def records(self, record_ids: list[str]) -> list[StoredRecord]:
-        opened = self.open_records(record_ids)
+    def records(self, refs: dict[str, int]) -> list[StoredRecord]:
+        """The records of `refs` (record id -> sequence number, `record_seqs`) that exist
+        and can be opened, on the children that now stand for theirs."""
+        opened = self.open_records(self.stored(refs))
         roots = self.resolve_many([cid for _, cid in opened])
         return [StoredRecord(f, roots[cid]) for f, cid in opened]
 
@@ -450,7 +502,7 @@ class Index:
         """Two round trips for what each event needs before scoring (scripts.PREFETCH, one
         command per event, in order): its stored result if it was decided already, else the
         record count, its sequence number, its term counts and its ranked candidates; then
-        the candidates' record ids (scripts.RECORD_IDS, one command for all)."""
+        the candidates' stored records (scripts.RECORDS, one command for all)."""
         k = self.k
         pipe = self.r.pipeline(transaction=False)
         for q in requests:
@@ -463,45 +515,26 @@ class Index:
         except redis.exceptions.NoScriptError:  # a restarted Redis: load it, once, and again
             self._prefetch.sha = str(self.r.script_load(PREFETCH))
             return self.prefetch_many(requests)
-        ids = self._ids_of({int(reply[4][i]) for reply in replies if not reply[0]
-                            for i in range(0, len(reply[4]), 2)})
+        seqs = {int(reply[4][i]) for reply in replies if not reply[0]
+                for i in range(0, len(reply[4]), 2)}
+        found = {value[1]: value for value in self._by_seq(sorted(seqs))}
         out = []
         for reply in replies:
             if reply[0]:
                 out.append(Prefetched(stored=unpack_json(str(reply[0]))))
                 continue
             _, total, seq, counts, flat = reply
-            ranked = []
+            ranked: list[Ranked] = []
+            records: list[StoredValue] = []
             for i in range(0, len(flat), 2):
-                rid = ids.get(int(flat[i]))
-                if rid is not None:  # else deleted since
-                    ranked.append((rid, int(flat[i + 1]), int(flat[i])))
+                value = found.get(int(flat[i]))
+                if value is not None:  # else deleted since
+                    ranked.append((value[0], int(flat[i + 1]), value[1]))
+                    records.append(value)
             out.append(Prefetched(stored=None, total=int(total), seq=int(seq),
                                   counts=tuple(int(c or 0) for c in counts),
-                                  ranked=tuple(ranked)))
+                                  ranked=tuple(ranked), records=tuple(records)))
         return out
-
-    def _ids_of(self, seqs: set[int]) -> dict[int, str]:
-        """sequence number -> record id (scripts.RECORD_IDS), of those still indexed or known
-        to this process: a sequence number is given to one record, once, so a known one is
-        never wrong (its record may have been deleted since, which its MGET then finds)."""
-        known = self._seq_ids
-        out = {q: known[q] for q in seqs if q in known}
-        order = sorted(q for q in seqs if q not in out)
-        if order:
-            found = self._record_ids(keys=[self.k.record_ids(q) for q in order], args=order)
-            new = {q: _event_id(str(m)) for q, m in zip(order, found, strict=True) if m}
-            out.update(new)
-            self._know_ids(new)
-        return out
-
-    def _know_ids(self, ids: dict[int, str]) -> None:
-        """Keep sequence -> record id pairs, the oldest known dropped past SEQ_IDS_KEPT."""
-        known = self._seq_ids
-        known.update(ids)
-        if len(known) > SEQ_IDS_KEPT:
-            for q in list(itertools.islice(known, len(known) - SEQ_IDS_KEPT // 2)):
-                del known[q]
 
     def _blocking(self, digests: Iterable[str]) -> tuple[list[str], list[str]]:
         """The Redis keys (per blocking key its bucket and overflow) and the bucket fields of
@@ -515,10 +548,10 @@ class Index:
         return keys, fields
 
     def _queue_unblock(self, pipe: Any, seq: int, digests: Iterable[str]) -> None:
-        """Queue, on a MULTI pipeline, a record's removal from the blocking index
-        (scripts.UNBLOCK; EVAL, not EVALSHA, as COMMIT_RECORD in `queue_commit`)."""
+        """Queue, on a MULTI pipeline, a record's removal from the blocking index and its
+        deletion (scripts.UNBLOCK; EVAL, not EVALSHA, as COMMIT_RECORD in `queue_commit`)."""
         keys, fields = self._blocking(digests)
-        pipe.eval(UNBLOCK, 1 + len(keys), self.k.record_ids(seq), *keys, seq, *fields)
+        pipe.eval(UNBLOCK, 1 + len(keys), self.k.record(seq)[0], *keys, seq, *fields)
 
     def next_seq(self) -> int:
         return int(self.r.incr(self.k.seq))
@@ -555,11 +588,9 @@ class Index:
         k = self.k
         for old in superseded or ():
             self._queue_unblock(pipe, old.seq, old.digests)
-            pipe.delete(k.record(old.record_id))
             pipe.zrem(k.child_records(old.child_id), _member(old.record_id))
         for loser in merge_from:
             self._merge_into(pipe, child_id, loser)
-        self._know_ids({seq: features.event_id})
         arec_bucket, arec_field = k.agency_record(
             self._arec(features.agency_id, features.agency_record_id))
         own = k.block(self.digest(record_key(features.agency_id, features.agency_record_id)))
@@ -567,11 +598,11 @@ class Index:
         blocking, fields = self._blocking(digests)
         # EVAL, not EVALSHA: inside MULTI a script unknown to a restarted Redis would fail
         # alone at EXEC while the rest of the transaction went through.
-        pipe.eval(COMMIT_RECORD, 11 + len(blocking) + len(counted),
-                  k.record(features.event_id), k.child(child_id), k.child_records(child_id),
+        pipe.eval(COMMIT_RECORD, 10 + len(blocking) + len(counted),
+                  k.record(seq)[0], k.child(child_id), k.child_records(child_id),
                   arec_bucket, own[2], k.child_agencies(child_id),
                   k.child_practitioners(child_id), k.event(features.event_id),
-                  k.stats(stats_bucket), k.recent_scores, k.record_ids(seq), *blocking,
+                  k.stats(stats_bucket), k.recent_scores, *blocking,
                   *counted,
                   _member(features.event_id), seq, len(digests),
                   BLOCK_KEEP_CAPS * self.cap,
@@ -604,7 +635,13 @@ class Index:
 
     def record_ids(self, child_id: str) -> set[str]:
         """The ids of the records (events) on a child."""
-        return {_event_id(str(m)) for m in self.r.zrange(self.k.child_records(child_id), 0, -1)}
+        return set(self.record_seqs(child_id))
+
+    def record_seqs(self, child_id: str) -> dict[str, int]:
+        """record id -> sequence number (where it is stored) of the records on a child."""
+        pairs: list[tuple[str, float]] = cast(Any, self.r.zrange(
+            self.k.child_records(child_id), 0, -1, withscores=True))
+        return {_event_id(str(m)): int(q) for m, q in pairs}
 
     def move_records(self, pipe: Any, source: str, target: str, seqs: dict[str, int]) -> None:
         """Queue, on a MULTI pipeline, the move of records (id -> sequence) from one child's
@@ -638,9 +675,9 @@ class Index:
         inline = self.r.hget(bucket, field)
         members = (str(inline).split(",") if inline is not None
                    else map(str, self.r.zrange(overflow, 0, -1)))
-        ids = sorted(rid for rid in self._ids_of({int(m) for m in members}).values()
-                     if rid != correction.event_id)
-        opened = [o for o in self._opened(self._stored(ids))  # not a digest's namesake
+        stored = [v for v in self._by_seq(sorted(int(m) for m in members))
+                  if v[0] != correction.event_id]
+        opened = [o for o in self._opened(stored)  # not a digest's namesake
                   if (o.features.agency_id, o.features.agency_record_id) == agency]
         roots = self.resolve_many([o.child_id for o in opened])
         return [Superseded(record_id=o.features.event_id, child_id=roots[o.child_id],
@@ -649,7 +686,7 @@ class Index:
 
     def child_features(self, child_id: str) -> list[Features]:
         """Every record held on a child (resolved through merges), opened; oldest first."""
-        opened = self._opened(self._stored(sorted(self.record_ids(self.resolve(child_id)))))
+        opened = self._opened(self.stored(self.record_seqs(self.resolve(child_id))))
         return [o.features for o in sorted(opened, key=lambda o: o.seq)]
 
     def child_ids(self) -> list[str]:
@@ -684,21 +721,22 @@ class Index:
         values, no personal data) are left as they are.
         """
         cid = self.resolve(child_id)
-        ids = sorted(self.record_ids(cid))
-        stored = self._stored(ids)
-        key_ids = {SealedRecord.parse(raw).key_id for _, raw in stored}
+        refs = self.record_seqs(cid)
+        stored = self.stored(refs)
+        key_ids = {SealedRecord.parse(raw, seq).key_id for _, seq, raw in stored}
         pipe = self.r.pipeline(transaction=True)
         for o in self._opened(stored):
             f = o.features
             self._queue_unblock(pipe, o.seq, self.block_digests(f))
             pipe.hdel(*self.k.agency_record(self._arec(f.agency_id, f.agency_record_id)))
-        for rid in ids:
-            pipe.delete(self.k.record(rid), self.k.event(rid))
+        for rid, seq in refs.items():  # and those that did not open (unblocked: above)
+            pipe.hdel(*self.k.record(seq))
+            pipe.delete(self.k.event(rid))
         pipe.delete(self.k.child(cid), self.k.child_records(cid), self.k.child_agencies(cid),
                     self.k.child_practitioners(cid), self.k.cannot_link(cid))
         pipe.execute()
-        self._cache.drop(stored)
-        return Forgotten(child_id=cid, records=len(ids), keys=self.keystore.delete(key_ids))
+        self._cache.drop((rid, raw) for rid, _, raw in stored)
+        return Forgotten(child_id=cid, records=len(refs), keys=self.keystore.delete(key_ids))
 
     def claim_purge_run(self, interval_s: float) -> bool:
         """True for the one caller that claims this interval's scheduled retention purge:

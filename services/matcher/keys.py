@@ -18,7 +18,7 @@ ID_CACHE = 1 << 17  # ids converted per process and kept: an event's candidates 
 # buckets at about 40 fields (listpacks; README "Speed and memory" for larger stores).
 BLOCK_BUCKET_HEX = 4
 BLOCK_INLINE_MAX = 64  # Redis's default hash-max-listpack-value: a longer value moves out
-RECORD_IDS_PER_BUCKET = 128  # Redis's default hash-max-listpack-entries
+RECORDS_PER_BUCKET = 128  # Redis's default hash-max-listpack-entries
 
 
 @lru_cache(maxsize=ID_CACHE)
@@ -86,19 +86,17 @@ class Keys:
         sequence numbers, oldest first, comma-separated, while that fits a listpack value
         (BLOCK_INLINE_MAX); a key with more members moves to its own ZSET (the overflow) of
         sequence numbers scored by themselves, trimmed to index.BLOCK_KEEP_CAPS times the
-        members an event reads. A record is named by its sequence number here and by its id
-        everywhere else: `record_ids` maps one to the other."""
+        members an event reads. A record is named by its sequence number (`record`)."""
         cut = BLOCK_BUCKET_HEX
         return f"{self.p}:blk:{digest[:cut]}", digest[cut:], f"{self.p}:blkz:{digest}"
 
-    def record_ids(self, seq: int) -> str:
-        """HASH sequence number -> record id (`compact_id`), RECORD_IDS_PER_BUCKET records a
-        bucket: what a blocking key's members are."""
-        return f"{self.p}:ids:{seq // RECORD_IDS_PER_BUCKET}"
-
-    def record(self, record_id: str) -> str:
-        """STRING the record: its ids in clear, its features sealed (index.SealedRecord)."""
-        return f"{self.p}:rec:{compact_id(record_id)}"
+    def record(self, seq: int) -> tuple[str, str]:
+        """(bucket, field): a record (index.SealedRecord: its ids in clear, its features
+        sealed) is a field of a HASH of RECORDS_PER_BUCKET records, named by its sequence
+        number, which is what a blocking key's members are. A listpack while its values fit
+        `hash-max-listpack-value` (512 in the deployment: README), where a key apiece cost
+        ~110 bytes a record more."""
+        return f"{self.p}:rec:{seq // RECORDS_PER_BUCKET}", str(seq)
 
     def event(self, event_id: str) -> str:
         """STRING JSON of the stored result: makes processing idempotent (expires after
@@ -110,9 +108,9 @@ class Keys:
         return f"{self.p}:child:{child_id}"
 
     def child_records(self, child_id: str) -> str:
-        """ZSET the child's record ids (compact) scored by sequence: a listpack while small,
-        where a SET of strings is a hash table (the name changed with the type, from
-        `:recs`)."""
+        """ZSET the child's record ids (compact) scored by sequence, which is where each
+        record is (`record`): a listpack while small, where a SET of strings is a hash
+        table."""
         return f"{self.p}:child:{child_id}:records"
 
     def child_agencies(self, child_id: str) -> str:

@@ -158,10 +158,13 @@ class Operations:
         return ReviewDetail(item=item, side_by_side=self._compare(item))
 
     def _compare(self, item: ReviewItem) -> SideBySide | None:
-        event = self.index.records([item.event_id])
+        own = self.index.record_seqs(self.index.resolve(item.child_id))
+        event = self.index.records({item.event_id: own[item.event_id]}
+                                   if item.event_id in own else {})
         root = self.index.resolve(item.candidate_child_id)
-        ids = sorted(self.index.record_ids(root) - {item.event_id})[:MAX_RECORDS_COMPARED]
-        others = self.index.records(ids)
+        refs = self.index.record_seqs(root)
+        ids = sorted(set(refs) - {item.event_id})[:MAX_RECORDS_COMPARED]
+        others = self.index.records({rid: refs[rid] for rid in ids})
         if not event or not others:
             return None
         score = Scorer(event[0].features, self.model)
@@ -253,7 +256,7 @@ class Operations:
         """A child's record ids and agency kinds (no personal data) for the split form."""
         self._require(claims, OPERATORS, AuditAction.split_records, child_id)
         root = self.index.resolve(child_id)
-        records = self.index.records(sorted(self.index.record_ids(root)))
+        records = self.index.records(self.index.record_seqs(root))
         return {"child_id": root, "records": [
             {"record_id": r.features.event_id, "agency_kind": r.features.agency_kind,
              "agency_id": r.features.agency_id} for r in records]}

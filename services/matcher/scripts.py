@@ -11,7 +11,7 @@ scripts run unchanged on a Redis Cluster shard (README: Redis Cluster and capaci
 
 from __future__ import annotations
 
-__all__ = ["COMMIT_RECORD", "MERGE_CHILD", "PREFETCH", "RECORD_IDS", "RESOLVE", "UNBLOCK"]
+__all__ = ["COMMIT_RECORD", "MERGE_CHILD", "PREFETCH", "RECORDS", "RESOLVE", "UNBLOCK"]
 
 #: What every event reads before scoring, in one command. KEYS: the event's stored result,
 #: the record count, the sequence, then `n_tf` term-frequency keys, then per blocking key its
@@ -61,9 +61,10 @@ for i = 1, n_tf do tf[i] = redis.call('GET', KEYS[3 + i]) or '0' end
 return {'', redis.call('GET', KEYS[2]) or '0', redis.call('INCR', KEYS[3]), tf, ranked}
 """
 
-#: The record ids of sequence numbers (PREFETCH's candidates). KEYS: the `record_ids` bucket
-#: of each; ARGV: the sequence numbers, in the same order. Returns the ids ('' for none).
-RECORD_IDS = """
+#: Records by sequence number (PREFETCH's candidates), in one command. KEYS: the bucket of
+#: each (keys.Keys.record); ARGV: their fields (the sequence numbers), in the same order.
+#: Returns the stored records ('' for none: deleted since).
+RECORDS = """
 local out = {}
 for i = 1, #ARGV do out[i] = redis.call('HGET', KEYS[i], ARGV[i]) or '' end
 return out
@@ -86,28 +87,28 @@ return out
 """
 
 #: One event's record and what it changes, in one command (queued in the commit's MULTI after
-#: any merge the event makes, and before its review item). KEYS: [1] the record, [2] the
-#: child, [3] its records, [4] its agency record's bucket (keys.Keys.agency_record), [5] the
-#: overflow of the agency record's own blocking key (blocking.record_key: its members are
-#: the agency record's events, which a correction replaces, so it is never trimmed), [6] the
-#: child's agencies, [7] its practitioners, [8] the event's stored result, [9] the dashboard
-#: bucket, [10] the recent scores, [11] the `record_ids` bucket of its sequence number, then
-#: per blocking key its bucket and overflow, then the record count and the term-frequency
-#: keys. ARGV: [1] member, [2] sequence, [3] n_block, [4] members kept per overflowing
-#: blocking key (0: no trim), [5] the sealed record, [6] '1' for a new child,
-#: [7] the agency record's field in its bucket, [8] the child id, [9] agency id, [10] agency
-#: kind, [11] practitioner id, [12] practitioner JSON, [13] '1' if the event is shielded,
-#: [14] the stored result, [15] its expiry in ms or 0, [16] the outcome ('' counts nothing),
-#: [17] the bucket's expiry in s, [18] the best candidate's score ('' none), [19] scores
-#: kept, [20] the longest inline value of a blocking key, then per blocking key its field.
+#: any merge the event makes, and before its review item). KEYS: [1] the record's bucket
+#: (keys.Keys.record), [2] the child, [3] its records, [4] its agency record's bucket
+#: (keys.Keys.agency_record), [5] the overflow of the agency record's own blocking key
+#: (blocking.record_key: its members are the agency record's events, which a correction
+#: replaces, so it is never trimmed), [6] the child's agencies, [7] its practitioners, [8] the
+#: event's stored result, [9] the dashboard bucket, [10] the recent scores, then per blocking
+#: key its bucket and overflow, then the record count and the term-frequency keys.
+#: ARGV: [1] member, [2] sequence (the record's field in its bucket), [3] n_block, [4]
+#: members kept per overflowing blocking key (0: no trim), [5] the sealed record, [6] '1' for
+#: a new child, [7] the agency record's field in its bucket, [8] the child id, [9] agency id,
+#: [10] agency kind, [11] practitioner id, [12] practitioner JSON, [13] '1' if the event is
+#: shielded, [14] the stored result, [15] its expiry in ms or 0, [16] the outcome ('' counts
+#: nothing), [17] the bucket's expiry in s, [18] the best candidate's score ('' none), [19]
+#: scores kept, [20] the longest inline value of a blocking key, then per blocking key its
+#: field.
 COMMIT_RECORD = """
 local member, seq, n_block, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local inline_max = tonumber(ARGV[20])
 if ARGV[6] == '1' then redis.call('HSET', KEYS[2], 'created', seq, 'shielded', '0') end
-redis.call('SET', KEYS[1], ARGV[5])
-redis.call('HSET', KEYS[11], seq, member)
+redis.call('HSET', KEYS[1], seq, ARGV[5])
 for i = 1, n_block do
-  local bucket, over, field = KEYS[10 + 2 * i], KEYS[11 + 2 * i], ARGV[20 + i]
+  local bucket, over, field = KEYS[9 + 2 * i], KEYS[10 + 2 * i], ARGV[20 + i]
   local inline = redis.call('HGET', bucket, field)
   if inline then
     inline = inline .. ',' .. seq
@@ -129,7 +130,7 @@ for i = 1, n_block do
     redis.call('HSET', bucket, field, seq)
   end
 end
-for i = 12 + 2 * n_block, #KEYS do redis.call('INCR', KEYS[i]) end
+for i = 11 + 2 * n_block, #KEYS do redis.call('INCR', KEYS[i]) end
 redis.call('ZADD', KEYS[3], seq, member)
 redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[8])
 redis.call('HSET', KEYS[6], ARGV[9], ARGV[10])
@@ -149,8 +150,8 @@ end
 return n_block
 """
 
-#: A record taken out of the blocking index (a correction supersedes it, or its child is
-#: forgotten). KEYS: the `record_ids` bucket of its sequence number, then per blocking key
+#: A record taken out of the blocking index and deleted (a correction supersedes it, or its
+#: child is forgotten). KEYS: the record's bucket (keys.Keys.record), then per blocking key
 #: its bucket and overflow. ARGV: its sequence number, then per blocking key its field.
 UNBLOCK = """
 local seq = ARGV[1]

@@ -28,9 +28,9 @@ class SplitResult:
     new_child: bool
 
 
-def _checked(index: Index, source: str, moved: set[str], target: str | None) -> set[str]:
-    """The records that stay; SplitRefused if the request does not fit the child."""
-    members = index.record_ids(source)
+def _checked(members: set[str], source: str, moved: set[str], target: str | None) -> set[str]:
+    """The records that stay; SplitRefused if the request does not fit the child (whose
+    records are `members`)."""
     if not moved or not moved <= members:
         raise SplitRefused(f"records to move must be on child {source}")
     if moved == members:
@@ -71,13 +71,15 @@ def split_child(*, index: Index, child_id: str, record_ids: list[str], into: str
     with index.lock():
         source = index.resolve(child_id)
         target = index.resolve(into) if into else new_child_id
-        stay = _checked(index, source, set(record_ids), target)
-        moving, staying = index.sealed_records(record_ids), index.sealed_records(stay)
+        refs = index.record_seqs(source)
+        stay = _checked(set(refs), source, set(record_ids), target)
+        moving = index.sealed_records({rid: refs[rid] for rid in record_ids})
+        staying = index.sealed_records({rid: refs[rid] for rid in stay})
         pracs = {str(a): str(b) for a, b in index.r.hgetall(k.child_practitioners(source)).items()}
         shielded = index.r.hget(k.child(source), "shielded") == "1"
         pipe: Any = index.r.pipeline(transaction=True)
-        for rid, rec in moving.items():
-            pipe.set(k.record(rid), dataclasses.replace(rec, child_id=target).dump())
+        for rec in moving.values():
+            pipe.hset(*k.record(rec.seq), dataclasses.replace(rec, child_id=target).dump())
         index.move_records(pipe, source, target, {rid: rec.seq for rid, rec in moving.items()})
         _replace_hash(pipe, k.child_agencies(source), _agencies(staying))
         _replace_hash(pipe, k.child_practitioners(source),

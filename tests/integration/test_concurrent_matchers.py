@@ -29,6 +29,7 @@ from services.matcher.index import Index, SealedRecord
 from services.matcher.model import default_model
 from signpost.demo import demo_dataset
 from signpost.embedded import EmbeddedServer
+from tests.support.index import blocking_view
 
 pytestmark = pytest.mark.integration
 
@@ -85,8 +86,9 @@ def test_two_engines_at_once_lose_no_update(redis_server: EmbeddedServer, prefix
     assert LinkOutcome.linked in outcomes and LinkOutcome.new_child in outcomes
 
     ids = sorted(decided)
-    stored = {i: SealedRecord.parse(str(v)) for i, v in
-              zip(ids, index.r.mget([index.k.record(i) for i in ids]), strict=True) if v}
+    _, held = blocking_view(index)  # every record stored: sequence -> record id
+    stored = {i: SealedRecord.parse(raw, q) for i, q, raw in
+              index.stored({i: q for q, i in held.items() if i in decided})}
     assert set(stored) == set(ids), "a record was lost"
     owner = {i: index.resolve(rec.child_id) for i, rec in stored.items()}
     by_child: dict[str, set[str]] = defaultdict(set)

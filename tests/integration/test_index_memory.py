@@ -5,7 +5,6 @@ was deleted or shredded."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -60,40 +59,54 @@ def test_results_kept_forever_with_ttl_zero(redis_client: redis.Redis, key_prefi
     assert redis_client.pttl(index.k.event(str(event.event.event_id))) == -1
 
 
+def _put(index: Index, f: Features, child_id: str, seq: int) -> None:
+    """A record sealed and stored where the index keeps it (its bucket, under `seq`)."""
+    index.r.hset(*index.k.record(seq), index.seal_record(f, child_id, seq))
+
+
+def _open(index: Index, refs: dict[str, int]) -> list[tuple[Features, str]]:
+    return index.open_records(index.stored(refs))
+
+
 def test_records_open_to_the_features_sealed(redis_client: redis.Redis, key_prefix: str) -> None:
     index = Index.private(redis_client, key_prefix, record_cache_entries=0)
     plain = odd_features(str(uuid.uuid4()), closed=False, given=("", "a"), carers=())
     odd = odd_features("not-a-uuid")
-    for f in (plain, odd):
-        redis_client.set(index.k.record(f.event_id), index.seal_record(f, "C1", 7))
-    assert index.open_records([plain.event_id, odd.event_id]) == [(plain, "C1"), (odd, "C1")]
-    raw = str(redis_client.get(index.k.record(odd.event_id)))
-    assert raw.startswith("r2|7|") and raw.endswith(f"|{odd.agency_id}")
-    stored = SealedRecord.parse(raw)
-    assert (stored.child_id, stored.seq, stored.agency_id, stored.agency_kind) == (
-        "C1", 7, odd.agency_id, odd.agency_kind)
-    # The JSON form earlier versions stored still opens; anything else is refused.
-    redis_client.set(index.k.record(odd.event_id), json.dumps(dataclasses.asdict(stored)))
-    assert index.open_records([odd.event_id]) == [(odd, "C1")]
-    for junk in ("r2|x", "{}", "plain"):
-        redis_client.set(index.k.record(odd.event_id), junk)
+    _put(index, plain, "C1", 6)
+    _put(index, odd, "C1", 7)
+    refs = {plain.event_id: 6, odd.event_id: 7}
+    assert _open(index, refs) == [(plain, "C1"), (odd, "C1")]
+    raw = str(redis_client.hget(*index.k.record(7)))
+    fields = raw.split("|")
+    assert fields[:2] == ["r3", "=not-a-uuid"] and fields[4] == "s"  # the kind's letter
+    assert len(fields[2]) == 22 and fields[-1] == odd.agency_id
+    stored = SealedRecord.parse(raw, 7)
+    assert (stored.record_id, stored.child_id, stored.seq, stored.agency_id,
+            stored.agency_kind) == (odd.event_id, "C1", 7, odd.agency_id, odd.agency_kind)
+    assert stored.key_id == index.keystore.key_id(odd.agency_id, odd.agency_record_id)
+    assert _open(index, {odd.event_id: 6}) == [], "a record is read only as its own id"
+    for junk in ("r3|x", "r2|7|k|C1|gp|s|a", "{}", "plain"):
+        redis_client.hset(*index.k.record(7), junk)
         with pytest.raises(CryptoError, match="no known form"):
-            index.open_records([odd.event_id])
+            index.open_records([(odd.event_id, 7, junk)])
     with pytest.raises(ValueError, match=r"no '\|'"):
         dataclasses.replace(stored, child_id="C|1").dump()
+    with pytest.raises(ValueError, match="letters"):
+        dataclasses.replace(stored, agency_kind="s").dump()
+    unknown = dataclasses.replace(stored, agency_kind="regional_service")
+    assert SealedRecord.parse(unknown.dump(), 7) == unknown, "a kind without a letter"
     piped = odd_features(str(uuid.uuid4()), agency_id="la|42")  # the one field that may
-    redis_client.set(index.k.record(piped.event_id), index.seal_record(piped, "C1", 8))
-    assert index.open_records([piped.event_id]) == [(piped, "C1")]
+    _put(index, piped, "C1", 8)
+    assert _open(index, {piped.event_id: 8}) == [(piped, "C1")]
 
 
 def test_tampered_clear_fields_do_not_open(redis_client: redis.Redis, key_prefix: str) -> None:
     index = Index.private(redis_client, key_prefix, record_cache_entries=0)
     f = odd_features(str(uuid.uuid4()))
-    stored = SealedRecord.parse(index.seal_record(f, "C1", 1))
-    redis_client.set(index.k.record(f.event_id),
-                     dataclasses.replace(stored, agency_kind="gp").dump())
+    stored = SealedRecord.parse(index.seal_record(f, "C1", 1), 1)
+    redis_client.hset(*index.k.record(1), dataclasses.replace(stored, agency_kind="gp").dump())
     with pytest.raises(Exception, match="does not open"):
-        index.open_records([f.event_id])
+        _open(index, {f.event_id: 1})
 
 
 def test_ids_in_keys_and_members_are_compact_and_reversible() -> None:
@@ -107,18 +120,19 @@ def test_ids_in_keys_and_members_are_compact_and_reversible() -> None:
 def test_cache_serves_a_record_read_again(redis_client: redis.Redis, key_prefix: str) -> None:
     index = Index.private(redis_client, key_prefix, record_cache_entries=2)
     fs = [odd_features(str(uuid.uuid4()), agency_record_id=f"R{i}") for i in range(3)]
+    refs = {f.event_id: seq for seq, f in enumerate(fs, 1)}
     for f in fs:
-        redis_client.set(index.k.record(f.event_id), index.seal_record(f, "C1", 1))
-    (once,) = index.open_records([fs[0].event_id])
-    (again,) = index.open_records([fs[0].event_id])
+        _put(index, f, "C1", refs[f.event_id])
+    (once,) = _open(index, {fs[0].event_id: 1})
+    (again,) = _open(index, {fs[0].event_id: 1})
     assert again == once and again[0] is once[0], "opened once, then served from the cache"
     # A changed stored value (a split moves the record) is opened again, never the old one.
-    redis_client.set(index.k.record(fs[0].event_id), index.seal_record(fs[0], "C2", 1))
-    assert index.open_records([fs[0].event_id]) == [(fs[0], "C2")]
-    index.open_records([f.event_id for f in fs])
+    _put(index, fs[0], "C2", 1)
+    assert _open(index, {fs[0].event_id: 1}) == [(fs[0], "C2")]
+    _open(index, refs)
     assert len(index._cache) == 2, "bounded"
-    redis_client.delete(index.k.record(fs[2].event_id))
-    assert [f.event_id for f, _ in index.open_records([f.event_id for f in fs])] == [
+    redis_client.hdel(*index.k.record(3))
+    assert [f.event_id for f, _ in _open(index, refs)] == [
         fs[0].event_id, fs[1].event_id], "a deleted record is not served from the cache"
 
 
@@ -129,21 +143,23 @@ def test_cache_serves_nothing_shredded(redis_client: redis.Redis, key_prefix: st
     engine = Engine(here, default_model(), shared=False)
     first = engine.process(std()).decision
     engine.process(std(agency_id="gp-7", agency_kind="gp", record_id="G1"))
-    ids = sorted(here.record_ids(first.child_id))
-    assert len(ids) == 2
+    refs = here.record_seqs(first.child_id)
+    assert len(refs) == 2
     elsewhere = Index.private(redis_client, key_prefix)
-    assert len(elsewhere.open_records(ids)) == 2  # now cached there too
-    backup = dict(zip(ids, redis_client.mget([here.k.record(i) for i in ids]), strict=True))
-    assert len(here.open_records(ids)) == 2
+    assert len(_open(elsewhere, refs)) == 2  # now cached there too
+    backup = here.stored(refs)
+    assert len(_open(here, refs)) == 2
     with here.lock():
         gone = here.forget_child(first.child_id)
     assert (gone.records, gone.keys) == (2, 2)
-    redis_client.mset({here.k.record(i): str(v) for i, v in backup.items()})
-    assert here.open_records(ids) == []
+    assert here.stored(refs) == [], "the records are deleted"
+    for _, seq, raw in backup:
+        redis_client.hset(*here.k.record(seq), raw)
+    assert _open(here, refs) == []
     assert len(here._cache) == 0
-    key_ids = {SealedRecord.parse(str(v)).key_id for v in backup.values()}
+    key_ids = {SealedRecord.parse(raw, seq).key_id for _, seq, raw in backup}
     elsewhere.keystore._cache.drop(key_ids)  # its key cache expired
-    assert elsewhere.open_records(ids) == []
+    assert _open(elsewhere, refs) == []
 
 
 def test_stored_results_are_compressed_and_keep_their_ttl(redis_client: redis.Redis,

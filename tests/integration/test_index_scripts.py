@@ -14,7 +14,7 @@ from services.matcher.scripts import (
     COMMIT_RECORD,
     MERGE_CHILD,
     PREFETCH,
-    RECORD_IDS,
+    RECORDS,
     RESOLVE,
     UNBLOCK,
 )
@@ -39,18 +39,18 @@ def _layout(keys: Keys, digests: list[str]) -> tuple[list[str], list[str]]:
 def _commit(redis_client: redis.Redis, tag: str, keys: Keys, seq: int, digests: list[str],
             *, keep: int = 0, counted: tuple[str, ...] = (), own: str = "",
             **argv: Any) -> None:
-    """COMMIT_RECORD of record `m{seq}` under `digests` (the keys' layout as Index uses it),
-    `own` the agency record's own blocking key (never trimmed), with the child's and
-    dashboard's keys of the test's own."""
-    head = [f"{tag}:{name}" for name in ("rec", "child", "recs", "arec", "own", "agencies",
-                                        "prac", "evt", "stats", "scores")]
+    """COMMIT_RECORD of record `m{seq}` (stored as `sealed{seq}` in its bucket) under
+    `digests` (the keys' layout as Index uses it), `own` the agency record's own blocking key
+    (never trimmed), with the child's and dashboard's keys of the test's own."""
+    head = [keys.record(seq)[0], *(f"{tag}:{name}" for name in (
+        "child", "recs", "arec", "own", "agencies", "prac", "evt", "stats", "scores"))]
     if own:
         head[4] = keys.block(own)[2]
     blocking, fields = _layout(keys, digests)
     args = {"sealed": f"sealed{seq}", "new": int(seq == 1), "shielded": 0,
             "ttl": 0, "outcome": "", "score": "", **argv}
     redis_client.register_script(COMMIT_RECORD)(
-        keys=[*head, keys.record_ids(seq), *blocking, *counted],
+        keys=[*head, *blocking, *counted],
         args=[f"m{seq}", seq, len(digests), keep, args["sealed"], args["new"], "arec1", "C1",
               "gp-1", "gp", "p1", '{"id":"p1"}', args["shielded"], f"result{seq}",
               args["ttl"], args["outcome"], 7200, args["score"], 3, BLOCK_INLINE_MAX,
@@ -59,13 +59,14 @@ def _commit(redis_client: redis.Redis, tag: str, keys: Keys, seq: int, digests: 
 
 def _unblock(redis_client: redis.Redis, keys: Keys, seq: int, digests: list[str]) -> None:
     blocking, fields = _layout(keys, digests)
-    redis_client.register_script(UNBLOCK)(keys=[keys.record_ids(seq), *blocking],
+    redis_client.register_script(UNBLOCK)(keys=[keys.record(seq)[0], *blocking],
                                           args=[seq, *fields])
 
 
 def _prefetch(redis_client: redis.Redis, tag: str, keys: Keys, digests: list[str],
               caps: list[int], keep: int) -> list[tuple[str, int, int]]:
-    """PREFETCH's candidates with their ids (RECORD_IDS), as (id, shared keys, sequence)."""
+    """PREFETCH's candidates with their stored records (RECORDS), as (stored record, shared
+    keys, sequence)."""
     blocking, fields = _layout(keys, digests)
     reply = redis_client.register_script(PREFETCH)(
         keys=[f"{tag}:undecided", f"{tag}:total", f"{tag}:seq", *blocking],
@@ -73,8 +74,9 @@ def _prefetch(redis_client: redis.Redis, tag: str, keys: Keys, digests: list[str
     assert reply[0] == ""
     flat = reply[4]
     seqs = [int(flat[i]) for i in range(0, len(flat), 2)]
-    ids = redis_client.register_script(RECORD_IDS)(
-        keys=[keys.record_ids(q) for q in seqs], args=seqs)
+    where = [keys.record(q) for q in seqs]
+    ids = redis_client.register_script(RECORDS)(
+        keys=[b for b, _ in where], args=[f for _, f in where])
     return [(rid, int(flat[2 * i + 1]), q) for i, (rid, q) in enumerate(zip(ids, seqs,
                                                                              strict=True))]
 
@@ -107,7 +109,7 @@ def test_prefetch_ranks_like_ranked_candidates(redis_client: redis.Redis, tag: s
                 event = rng.sample(digests, rng.randint(0, 8))
                 caps = [rng.choice([0, 3, 50]) for _ in event]  # a batch reads fewer
                 keep = rng.choice([3, 40, 1000])
-                per_key = [[(f"m{q}", q) for q in held[d][::-1][:cap]]
+                per_key = [[(f"sealed{q}", q) for q in held[d][::-1][:cap]]
                            for d, cap in zip(event, caps, strict=True)]
                 assert _prefetch(redis_client, tag, keys, event, caps, keep) == \
                     ranked_candidates(per_key, keep)
@@ -125,9 +127,10 @@ def test_prefetch_ranks_like_ranked_candidates(redis_client: redis.Redis, tag: s
             assert redis_client.hget(bucket, field) is None
             assert redis_client.zrange(overflow, 0, -1) == list(map(str, seqs))
     assert redis_client.object("encoding", keys.block(rare)[0]) in ("listpack", "ziplist")
-    assert [redis_client.hget(keys.record_ids(q), str(q)) for q in sorted(under)[:3]] == \
-        [f"m{q}" for q in sorted(under)[:3]]
-    assert redis_client.hget(keys.record_ids(gone), str(gone)) is None
+    assert [redis_client.hget(*keys.record(q)) for q in sorted(under)[:3]] == \
+        [f"sealed{q}" for q in sorted(under)[:3]]
+    assert redis_client.hget(*keys.record(gone)) is None  # UNBLOCK deletes the record
+    assert redis_client.object("encoding", keys.record(400)[0]) in ("listpack", "ziplist")
 
 
 def test_prefetch_reads_counts_and_a_decided_event_returns_its_result(
@@ -170,12 +173,11 @@ def test_commit_record_adds_trims_counts_and_writes_the_child(redis_client: redi
     assert redis_client.zrange(overflow, 0, -1, withscores=True) == [
         ("28", 28.0), ("29", 29.0), ("30", 30.0)]
     assert redis_client.zcard(keys.block(own)[2]) == 30  # the agency record's: never trimmed
-    assert redis_client.hget(keys.record_ids(30), "30") == "m30"
+    assert redis_client.hget(*keys.record(30)) == "sealed30"
     assert redis_client.get(counts[0]) == "30" and redis_client.get(counts[1]) == "30"
-    rec, child, recs, arec, agencies, prac, evt, stats, scores = (
-        f"{tag}:{name}" for name in ("rec", "child", "recs", "arec", "agencies", "prac", "evt",
+    child, recs, arec, agencies, prac, evt, stats, scores = (
+        f"{tag}:{name}" for name in ("child", "recs", "arec", "agencies", "prac", "evt",
                                     "stats", "scores"))
-    assert redis_client.get(rec) == "sealed30"
     assert redis_client.hgetall(child) == {"created": "1", "shielded": "1"}
     assert redis_client.zrange(recs, 0, 4) == ["m1", "m2", "m3", "m4", "m5"]
     assert redis_client.hgetall(arec) == {"arec1": "C1"}
@@ -188,7 +190,7 @@ def test_commit_record_adds_trims_counts_and_writes_the_child(redis_client: redi
     _unblock(redis_client, keys, 30, [many])
     assert redis_client.hget(keys.block(few)[0], keys.block(few)[1]) == "1,2,4,5"
     assert redis_client.zrange(overflow, 0, -1) == ["28", "29"]
-    assert redis_client.hget(keys.record_ids(30), "30") is None
+    assert redis_client.hget(*keys.record(30)) is None
 
 
 def test_merge_child_moves_everything_onto_the_winner(redis_client: redis.Redis,
