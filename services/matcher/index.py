@@ -17,9 +17,10 @@ value is its members' sequence numbers, until it outgrows a listpack value and m
 sorted set of its own (keys.py `Keys.block`); records are fields of bucket hashes under
 their sequence numbers (`Keys.record`), so the candidates are read straight from the index's
 members; an agency record's child is a field of a bucket hash, and
-its events are the members of its own blocking key (blocking.record_key); a child's events
-are a sorted set scored by sequence (a listpack while small, where a set of strings is a hash
-table); stored results are zlib-compressed and expire after SIGNPOST_RESULT_TTL_HOURS.
+its events are the members of its own blocking key (blocking.record_key); everything of a
+child but its cannot-link set is one hash (its records, agencies and practitioners are
+prefixed fields: keys.py `Keys.child`, `ChildHash`); stored results are zlib-compressed
+and expire after SIGNPOST_RESULT_TTL_HOURS.
 Changing these changes the store's layout: a store written by an older version is rebuilt
 (`signpost rebuild`), not read.
 
@@ -51,7 +52,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.matcher.blocking import block_keys, record_key
 from services.matcher.candidates import Ranked
-from services.matcher.keys import BLOCK_INLINE_MAX, Keys
+from services.matcher.keys import AGENCY, BLOCK_INLINE_MAX, PRACTITIONER, RECORD, Keys
 from services.matcher.keys import compact_id as _member
 from services.matcher.keys import full_id as _event_id
 from services.matcher.scripts import (
@@ -94,7 +95,7 @@ RESULT_ZDICT = (resources.files("services.matcher") / "data" / "result_zdict_1.j
 RECORD_CACHE_ENTRIES = 100_000  # opened records kept per process; SIGNPOST_RECORD_CACHE_ENTRIES
 # The store's layout (key names, types and encodings), stamped in each store: a matcher
 # refuses a store written in another (Index.check_layout). Bump it with any such change.
-LAYOUT = "records-by-seq-1"
+LAYOUT = "child-hash-1"
 
 
 
@@ -275,6 +276,29 @@ class ChildInfo:
     agencies: dict[str, str]
     practitioners: list[PractitionerOnRecord]
     shielded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChildHash:
+    """A child's hash (keys.Keys.child) read apart by its fields' prefixes."""
+
+    plain: dict[str, str]  # created, shielded, consent
+    agencies: dict[str, str]  # agency id -> agency kind
+    practitioners: dict[str, str]  # practitioner id -> PractitionerOnRecord.stored()
+    records: dict[str, int]  # record id -> sequence number
+
+    @classmethod
+    def parse(cls, raw: dict[str, str]) -> ChildHash:
+        parts: dict[str, dict[str, str]] = {AGENCY: {}, PRACTITIONER: {}, RECORD: {}}
+        plain = {}
+        for name, value in raw.items():
+            part = parts.get(name[:2])
+            if part is None:
+                plain[name] = value
+            else:
+                part[name[2:]] = value
+        return cls(plain, parts[AGENCY], parts[PRACTITIONER],
+                   {_event_id(m): int(q) for m, q in parts[RECORD].items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,21 +489,24 @@ class Index:
         """Everything a decision reads of these children, in one round trip."""
         pipe = self.r.pipeline(transaction=False)
         for cid in child_ids:
-            pipe.hmget(self.k.child(cid), ["created", "shielded"])
+            pipe.hgetall(self.k.child(cid))
             pipe.smembers(self.k.cannot_link(cid))
-            pipe.hgetall(self.k.child_agencies(cid))
-            pipe.hgetall(self.k.child_practitioners(cid))
         replies = pipe.execute()
         out = {}
         for i, cid in enumerate(child_ids):
-            (created, shielded), cannot, agencies, pracs = replies[4 * i:4 * i + 4]
+            raw, cannot = replies[2 * i:2 * i + 2]
+            child = ChildHash.parse(raw)
             out[cid] = ChildFacts(
-                created=int(created or 0), cannot=frozenset(cannot),
-                info=ChildInfo(child_id=cid, agencies=dict(agencies),
+                created=int(child.plain.get("created") or 0), cannot=frozenset(cannot),
+                info=ChildInfo(child_id=cid, agencies=child.agencies,
                                practitioners=[PractitionerOnRecord.from_stored(pid, p)
-                                              for pid, p in pracs.items()],
-                               shielded=shielded == "1"))
+                                              for pid, p in child.practitioners.items()],
+                               shielded=child.plain.get("shielded") == "1"))
         return out
+
+    def child_hash(self, child_id: str) -> ChildHash:
+        """A child's hash (keys.Keys.child) as it is, read apart; empty if there is none."""
+        return ChildHash.parse(cast(dict[str, str], self.r.hgetall(self.k.child(child_id))))
 
     def created_seq(self, child_ids: list[str]) -> dict[str, int]:
         pipe = self.r.pipeline(transaction=False)
@@ -588,7 +615,7 @@ class Index:
         k = self.k
         for old in superseded or ():
             self._queue_unblock(pipe, old.seq, old.digests)
-            pipe.zrem(k.child_records(old.child_id), _member(old.record_id))
+            pipe.hdel(k.child(old.child_id), RECORD + _member(old.record_id))
         for loser in merge_from:
             self._merge_into(pipe, child_id, loser)
         arec_bucket, arec_field = k.agency_record(
@@ -598,11 +625,10 @@ class Index:
         blocking, fields = self._blocking(digests)
         # EVAL, not EVALSHA: inside MULTI a script unknown to a restarted Redis would fail
         # alone at EXEC while the rest of the transaction went through.
-        pipe.eval(COMMIT_RECORD, 10 + len(blocking) + len(counted),
-                  k.record(seq)[0], k.child(child_id), k.child_records(child_id),
-                  arec_bucket, own[2], k.child_agencies(child_id),
-                  k.child_practitioners(child_id), k.event(features.event_id),
-                  k.stats(stats_bucket), k.recent_scores, *blocking,
+        pipe.eval(COMMIT_RECORD, 7 + len(blocking) + len(counted),
+                  k.record(seq)[0], k.child(child_id), arec_bucket, own[2],
+                  k.event(features.event_id), k.stats(stats_bucket), k.recent_scores,
+                  *blocking,
                   *counted,
                   _member(features.event_id), seq, len(digests),
                   BLOCK_KEEP_CAPS * self.cap,
@@ -639,17 +665,15 @@ class Index:
 
     def record_seqs(self, child_id: str) -> dict[str, int]:
         """record id -> sequence number (where it is stored) of the records on a child."""
-        pairs: list[tuple[str, float]] = cast(Any, self.r.zrange(
-            self.k.child_records(child_id), 0, -1, withscores=True))
-        return {_event_id(str(m)): int(q) for m, q in pairs}
+        return self.child_hash(child_id).records
 
     def move_records(self, pipe: Any, source: str, target: str, seqs: dict[str, int]) -> None:
         """Queue, on a MULTI pipeline, the move of records (id -> sequence) from one child's
         record set to another's (a split)."""
-        members = {_member(rid): seq for rid, seq in seqs.items()}
+        members = {RECORD + _member(rid): seq for rid, seq in seqs.items()}
         if members:
-            pipe.zrem(self.k.child_records(source), *members)
-            pipe.zadd(self.k.child_records(target), members)
+            pipe.hdel(self.k.child(source), *members)
+            pipe.hset(self.k.child(target), mapping=members)
 
     def recent_scores(self) -> list[float | None]:
         """The newest events' best-candidate scores, newest first (None: no candidate)."""
@@ -659,11 +683,8 @@ class Index:
         """Queue, on a MULTI pipeline, the move of everything of `loser` onto `winner`
         (scripts.MERGE_CHILD: EVAL, not EVALSHA, as COMMIT_RECORD in `queue_commit`)."""
         k = self.k
-        pipe.eval(MERGE_CHILD, 11,
-                  *(f(c) for c in (winner, loser) for f in (
-                      k.child, k.child_records, k.child_agencies, k.child_practitioners,
-                      k.cannot_link)),
-                  k.redirect, loser, winner)
+        pipe.eval(MERGE_CHILD, 5, k.child(winner), k.cannot_link(winner), k.child(loser),
+                  k.cannot_link(loser), k.redirect, loser, winner)
 
     # --- deletion, retention and subject access (DESIGN §7) ------------------------------
 
@@ -732,8 +753,7 @@ class Index:
         for rid, seq in refs.items():  # and those that did not open (unblocked: above)
             pipe.hdel(*self.k.record(seq))
             pipe.delete(self.k.event(rid))
-        pipe.delete(self.k.child(cid), self.k.child_records(cid), self.k.child_agencies(cid),
-                    self.k.child_practitioners(cid), self.k.cannot_link(cid))
+        pipe.delete(self.k.child(cid), self.k.cannot_link(cid))
         pipe.execute()
         self._cache.drop((rid, raw) for rid, _, raw in stored)
         return Forgotten(child_id=cid, records=len(refs), keys=self.keystore.delete(key_ids))

@@ -10,7 +10,8 @@ import base64
 import binascii
 from functools import lru_cache
 
-__all__ = ["BLOCK_INLINE_MAX", "Keys", "compact_id", "full_id"]
+__all__ = ["AGENCY", "BLOCK_INLINE_MAX", "PRACTITIONER", "RECORD", "Keys", "compact_id",
+           "full_id"]
 
 
 ID_CACHE = 1 << 17  # ids converted per process and kept: an event's candidates recur
@@ -19,6 +20,8 @@ ID_CACHE = 1 << 17  # ids converted per process and kept: an event's candidates 
 BLOCK_BUCKET_HEX = 4
 BLOCK_INLINE_MAX = 64  # Redis's default hash-max-listpack-value: a longer value moves out
 RECORDS_PER_BUCKET = 128  # Redis's default hash-max-listpack-entries
+# The prefixes of a child hash's fields (Keys.child): its agencies, practitioners and records.
+AGENCY, PRACTITIONER, RECORD = "a:", "p:", "r:"
 
 
 @lru_cache(maxsize=ID_CACHE)
@@ -104,22 +107,13 @@ class Keys:
         return f"{self.p}:evt:{compact_id(event_id)}"
 
     def child(self, child_id: str) -> str:
-        """HASH created_seq, shielded."""
+        """HASH everything of a child but its cannot-link set, in one key (three more cost
+        ~100 bytes each): 'created' (its sequence number), 'shielded' and 'consent' ('0' or
+        '1'), then one field per agency ('a:' agency id -> agency kind), per practitioner
+        ('p:' id -> index.PractitionerOnRecord.stored) and per record ('r:' compact record
+        id -> sequence number, which is where the record is: `record`). A listpack while it
+        fits hash-max-listpack-entries (128) and -value (512 in the deployment)."""
         return f"{self.p}:child:{child_id}"
-
-    def child_records(self, child_id: str) -> str:
-        """ZSET the child's record ids (compact) scored by sequence, which is where each
-        record is (`record`): a listpack while small, where a SET of strings is a hash
-        table."""
-        return f"{self.p}:child:{child_id}:records"
-
-    def child_agencies(self, child_id: str) -> str:
-        """HASH agency id -> agency kind."""
-        return f"{self.p}:child:{child_id}:agencies"
-
-    def child_practitioners(self, child_id: str) -> str:
-        """HASH practitioner id -> JSON work contact, agency and lead flag."""
-        return f"{self.p}:child:{child_id}:prac"
 
     @property
     def tf_total(self) -> str:

@@ -17,7 +17,12 @@ import redis
 from pydantic import BaseModel, ConfigDict
 
 from schemas import AgencyKind, PractitionerContact
-from services.matcher.index import PractitionerOnRecord, keyed_digest, record_material
+from services.matcher.index import (
+    ChildHash,
+    PractitionerOnRecord,
+    keyed_digest,
+    record_material,
+)
 from services.matcher.keys import Keys
 from services.matcher.scripts import RESOLVE
 from signpost.errors import SignpostError
@@ -69,15 +74,19 @@ class Lookup:
         index follows them)."""
         return str(self._resolve(keys=[self.k.redirect], args=[child_id])[0])
 
-    def _practitioners(self, child_id: str) -> dict[str, PractitionerOnRecord]:
-        raw = cast(dict[str, str], self.r.hgetall(self.k.child_practitioners(child_id)))
-        return {pid: PractitionerOnRecord.from_stored(pid, v) for pid, v in raw.items()}
+    def _child(self, child_id: str) -> ChildHash:
+        return ChildHash.parse(cast(dict[str, str], self.r.hgetall(self.k.child(child_id))))
 
-    def _answer(self, root: str, practitioners: dict[str, PractitionerOnRecord],
-                asker: str) -> WhoElse:
-        """The answer about child `root` for `asker` (left out of the lists)."""
-        shielded = self.r.hget(self.k.child(root), "shielded") == "1"
-        kinds = cast(dict[str, str], self.r.hgetall(self.k.child_agencies(root)))
+    def _practitioners(self, child: ChildHash) -> dict[str, PractitionerOnRecord]:
+        return {pid: PractitionerOnRecord.from_stored(pid, v)
+                for pid, v in child.practitioners.items()}
+
+    def _answer(self, root: str, child: ChildHash, asker: str) -> WhoElse:
+        """The answer about child `root` (whose hash is `child`) for `asker` (left out of the
+        lists)."""
+        shielded = child.plain.get("shielded") == "1"
+        kinds = child.agencies
+        practitioners = self._practitioners(child)
         others = sorted((p for p in practitioners.values() if p.id != asker),
                         key=lambda p: (p.agency_kind, p.id))
         return WhoElse(child_id=root, shielded=shielded,
@@ -87,18 +96,18 @@ class Lookup:
 
     def has_relationship(self, *, practitioner_id: str, child_id: str) -> bool:
         """Whether the professional is on the record of the child `child_id` now stands for."""
-        return practitioner_id in self._practitioners(self.resolve(child_id))
+        return practitioner_id in self._child(self.resolve(child_id)).practitioners
 
     def who_else(self, *, practitioner_id: str, child_id: str) -> WhoElse:
         """The answer for a professional on the child's record; NoRelationship otherwise."""
         root = self.resolve(child_id)
-        practitioners = self._practitioners(root)
-        if practitioner_id not in practitioners:
+        child = self._child(root)
+        if practitioner_id not in child.practitioners:
             raise NoRelationship(f"practitioner {practitioner_id} is not on child {child_id}")
-        return self._answer(root, practitioners, practitioner_id)
+        return self._answer(root, child, practitioner_id)
 
     def answer(self, *, asker: str, child_id: str) -> WhoElse:
         """The answer without the relationship check: only for a read an exceptional-access
         grant allows (signpost/access.py decides and audits that)."""
         root = self.resolve(child_id)
-        return self._answer(root, self._practitioners(root), asker)
+        return self._answer(root, self._child(root), asker)

@@ -88,12 +88,12 @@ return out
 
 #: One event's record and what it changes, in one command (queued in the commit's MULTI after
 #: any merge the event makes, and before its review item). KEYS: [1] the record's bucket
-#: (keys.Keys.record), [2] the child, [3] its records, [4] its agency record's bucket
-#: (keys.Keys.agency_record), [5] the overflow of the agency record's own blocking key
+#: (keys.Keys.record), [2] the child (keys.Keys.child), [3] its agency record's bucket
+#: (keys.Keys.agency_record), [4] the overflow of the agency record's own blocking key
 #: (blocking.record_key: its members are the agency record's events, which a correction
-#: replaces, so it is never trimmed), [6] the child's agencies, [7] its practitioners, [8] the
-#: event's stored result, [9] the dashboard bucket, [10] the recent scores, then per blocking
-#: key its bucket and overflow, then the record count and the term-frequency keys.
+#: replaces, so it is never trimmed), [5] the event's stored result, [6] the dashboard
+#: bucket, [7] the recent scores, then per blocking key its bucket and overflow, then the
+#: record count and the term-frequency keys.
 #: ARGV: [1] member, [2] sequence (the record's field in its bucket), [3] n_block, [4]
 #: members kept per overflowing blocking key (0: no trim), [5] the sealed record, [6] '1' for
 #: a new child, [7] the agency record's field in its bucket, [8] the child id, [9] agency id,
@@ -108,7 +108,7 @@ local inline_max = tonumber(ARGV[20])
 if ARGV[6] == '1' then redis.call('HSET', KEYS[2], 'created', seq, 'shielded', '0') end
 redis.call('HSET', KEYS[1], seq, ARGV[5])
 for i = 1, n_block do
-  local bucket, over, field = KEYS[9 + 2 * i], KEYS[10 + 2 * i], ARGV[20 + i]
+  local bucket, over, field = KEYS[6 + 2 * i], KEYS[7 + 2 * i], ARGV[20 + i]
   local inline = redis.call('HGET', bucket, field)
   if inline then
     inline = inline .. ',' .. seq
@@ -125,27 +125,26 @@ for i = 1, n_block do
     end
   elseif redis.call('EXISTS', over) == 1 then
     redis.call('ZADD', over, seq, seq)
-    if keep > 0 and over ~= KEYS[5] then redis.call('ZREMRANGEBYRANK', over, 0, -keep - 1) end
+    if keep > 0 and over ~= KEYS[4] then redis.call('ZREMRANGEBYRANK', over, 0, -keep - 1) end
   else
     redis.call('HSET', bucket, field, seq)
   end
 end
-for i = 11 + 2 * n_block, #KEYS do redis.call('INCR', KEYS[i]) end
-redis.call('ZADD', KEYS[3], seq, member)
-redis.call('HSETNX', KEYS[4], ARGV[7], ARGV[8])
-redis.call('HSET', KEYS[6], ARGV[9], ARGV[10])
-redis.call('HSET', KEYS[7], ARGV[11], ARGV[12])
+for i = 8 + 2 * n_block, #KEYS do redis.call('INCR', KEYS[i]) end
+redis.call('HSET', KEYS[2], 'r:' .. member, seq, 'a:' .. ARGV[9], ARGV[10],
+           'p:' .. ARGV[11], ARGV[12])
+redis.call('HSETNX', KEYS[3], ARGV[7], ARGV[8])
 if ARGV[13] == '1' then redis.call('HSET', KEYS[2], 'shielded', '1') end
 if tonumber(ARGV[15]) > 0 then
-  redis.call('SET', KEYS[8], ARGV[14], 'PX', ARGV[15])
+  redis.call('SET', KEYS[5], ARGV[14], 'PX', ARGV[15])
 else
-  redis.call('SET', KEYS[8], ARGV[14])
+  redis.call('SET', KEYS[5], ARGV[14])
 end
 if ARGV[16] ~= '' then
-  redis.call('HINCRBY', KEYS[9], ARGV[16], 1)
-  redis.call('EXPIRE', KEYS[9], ARGV[17])
-  redis.call('LPUSH', KEYS[10], ARGV[18])
-  redis.call('LTRIM', KEYS[10], 0, tonumber(ARGV[19]) - 1)
+  redis.call('HINCRBY', KEYS[6], ARGV[16], 1)
+  redis.call('EXPIRE', KEYS[6], ARGV[17])
+  redis.call('LPUSH', KEYS[7], ARGV[18])
+  redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[19]) - 1)
 end
 return n_block
 """
@@ -178,20 +177,21 @@ return 1
 
 #: Everything of one child moved onto another, read and written inside Redis, so a merge
 #: queued in a transaction sees what the transaction wrote before it (an engine batch links
-#: events to a child and merges it in one MULTI). KEYS: the winner's child hash, records,
-#: agencies, practitioners, cannot-link set; the loser's five; the redirect hash.
-#: ARGV: loser id, winner id.
+#: events to a child and merges it in one MULTI). KEYS: the winner's child hash and
+#: cannot-link set, the loser's two, the redirect hash. ARGV: loser id, winner id.
+#: The loser's agencies, practitioners and records (keys.Keys.child's prefixed fields) are
+#: set on the winner, and its shielding carried over; the winner keeps its own creation.
 MERGE_CHILD = """
-redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[7], 'AGGREGATE', 'MAX')
-for k = 3, 4 do
-  local pairs = redis.call('HGETALL', KEYS[k + 5])
-  for i = 1, #pairs, 2 do redis.call('HSET', KEYS[k], pairs[i], pairs[i + 1]) end
+local fields = redis.call('HGETALL', KEYS[3])
+for i = 1, #fields, 2 do
+  local name, value = fields[i], fields[i + 1]
+  local head = string.sub(name, 1, 2)
+  if head == 'a:' or head == 'p:' or head == 'r:' or (name == 'shielded' and value == '1') then
+    redis.call('HSET', KEYS[1], name, value)
+  end
 end
-redis.call('SUNIONSTORE', KEYS[5], KEYS[5], KEYS[10])
-if redis.call('HGET', KEYS[6], 'shielded') == '1' then
-  redis.call('HSET', KEYS[1], 'shielded', '1')
-end
-redis.call('HSET', KEYS[11], ARGV[1], ARGV[2])
-redis.call('DEL', KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10])
+redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[4])
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
+redis.call('DEL', KEYS[3], KEYS[4])
 return 1
 """

@@ -16,6 +16,7 @@ from typing import Any
 
 from services.matcher.errors import SplitRefused
 from services.matcher.index import Index, PractitionerOnRecord, SealedRecord
+from services.matcher.keys import AGENCY, PRACTITIONER
 
 __all__ = ["SplitResult", "split_child"]
 
@@ -58,10 +59,10 @@ def _rewrite_results(index: Index, pipe: Any, moved: set[str], target: str) -> N
         index.rewrite_result(pipe, event_id, json.dumps(result, separators=(",", ":")))
 
 
-def _replace_hash(pipe: Any, key: str, mapping: dict[str, str]) -> None:
-    pipe.delete(key)
-    if mapping:
-        pipe.hset(key, mapping=mapping)
+def _fields(agencies: dict[str, str], practitioners: dict[str, str]) -> dict[str, str]:
+    """A child hash's agency and practitioner fields (keys.Keys.child)."""
+    return {**{AGENCY + a: kind for a, kind in agencies.items()},
+            **{PRACTITIONER + pid: v for pid, v in practitioners.items()}}
 
 
 def split_child(*, index: Index, child_id: str, record_ids: list[str], into: str | None,
@@ -71,23 +72,21 @@ def split_child(*, index: Index, child_id: str, record_ids: list[str], into: str
     with index.lock():
         source = index.resolve(child_id)
         target = index.resolve(into) if into else new_child_id
-        refs = index.record_seqs(source)
+        child = index.child_hash(source)
+        refs, pracs = child.records, child.practitioners
         stay = _checked(set(refs), source, set(record_ids), target)
         moving = index.sealed_records({rid: refs[rid] for rid in record_ids})
         staying = index.sealed_records({rid: refs[rid] for rid in stay})
-        pracs = {str(a): str(b) for a, b in index.r.hgetall(k.child_practitioners(source)).items()}
-        shielded = index.r.hget(k.child(source), "shielded") == "1"
+        shielded = child.plain.get("shielded") == "1"
         pipe: Any = index.r.pipeline(transaction=True)
         for rec in moving.values():
             pipe.hset(*k.record(rec.seq), dataclasses.replace(rec, child_id=target).dump())
         index.move_records(pipe, source, target, {rid: rec.seq for rid, rec in moving.items()})
-        _replace_hash(pipe, k.child_agencies(source), _agencies(staying))
-        _replace_hash(pipe, k.child_practitioners(source),
-                      _practitioners(pracs, _agencies(staying)))
-        pipe.hset(k.child_agencies(target), mapping=_agencies(moving))
-        moved_pracs = _practitioners(pracs, _agencies(moving))
-        if moved_pracs:
-            pipe.hset(k.child_practitioners(target), mapping=moved_pracs)
+        pipe.hdel(k.child(source), *_fields(child.agencies, pracs))
+        pipe.hset(k.child(source), mapping=_fields(
+            _agencies(staying), _practitioners(pracs, _agencies(staying))))
+        pipe.hset(k.child(target), mapping=_fields(
+            _agencies(moving), _practitioners(pracs, _agencies(moving))))
         if into is None:
             pipe.hset(k.child(target), mapping={"created": index.next_seq(),
                                                 "shielded": "1" if shielded else "0"})

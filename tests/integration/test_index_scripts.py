@@ -43,9 +43,9 @@ def _commit(redis_client: redis.Redis, tag: str, keys: Keys, seq: int, digests: 
     `digests` (the keys' layout as Index uses it), `own` the agency record's own blocking key
     (never trimmed), with the child's and dashboard's keys of the test's own."""
     head = [keys.record(seq)[0], *(f"{tag}:{name}" for name in (
-        "child", "recs", "arec", "own", "agencies", "prac", "evt", "stats", "scores"))]
+        "child", "arec", "own", "evt", "stats", "scores"))]
     if own:
-        head[4] = keys.block(own)[2]
+        head[3] = keys.block(own)[2]
     blocking, fields = _layout(keys, digests)
     args = {"sealed": f"sealed{seq}", "new": int(seq == 1), "shielded": 0,
             "ttl": 0, "outcome": "", "score": "", **argv}
@@ -175,14 +175,13 @@ def test_commit_record_adds_trims_counts_and_writes_the_child(redis_client: redi
     assert redis_client.zcard(keys.block(own)[2]) == 30  # the agency record's: never trimmed
     assert redis_client.hget(*keys.record(30)) == "sealed30"
     assert redis_client.get(counts[0]) == "30" and redis_client.get(counts[1]) == "30"
-    child, recs, arec, agencies, prac, evt, stats, scores = (
-        f"{tag}:{name}" for name in ("child", "recs", "arec", "agencies", "prac", "evt",
-                                    "stats", "scores"))
-    assert redis_client.hgetall(child) == {"created": "1", "shielded": "1"}
-    assert redis_client.zrange(recs, 0, 4) == ["m1", "m2", "m3", "m4", "m5"]
+    child, arec, evt, stats, scores = (
+        f"{tag}:{name}" for name in ("child", "arec", "evt", "stats", "scores"))
+    assert redis_client.hgetall(child) == {
+        "created": "1", "shielded": "1", "a:gp-1": "gp", "p:p1": '{"id":"p1"}',
+        **{f"r:m{q}": str(q) for q in range(1, 31)}}
+    assert redis_client.object("encoding", child) in ("listpack", "ziplist")
     assert redis_client.hgetall(arec) == {"arec1": "C1"}
-    assert redis_client.hgetall(agencies) == {"gp-1": "gp"}
-    assert redis_client.hgetall(prac) == {"p1": '{"id":"p1"}'}
     assert redis_client.get(evt) == "result30" and 0 < redis_client.pttl(evt) <= 60_000
     assert redis_client.hgetall(stats) == {"linked": "29"} and redis_client.ttl(stats) > 0
     assert redis_client.lrange(scores, 0, -1) == ["30.5", "29.5", "28.5"]
@@ -195,25 +194,20 @@ def test_commit_record_adds_trims_counts_and_writes_the_child(redis_client: redi
 
 def test_merge_child_moves_everything_onto_the_winner(redis_client: redis.Redis,
                                                       tag: str) -> None:
-    def keys(c: str) -> list[str]:
-        return [f"{tag}:{c}", f"{tag}:{c}:recs", f"{tag}:{c}:ag", f"{tag}:{c}:prac",
-                f"{tag}:{c}:cannot"]
-    win, lose = keys("W"), keys("L")
-    redis_client.hset(win[0], mapping={"created": "1", "shielded": "0"})
-    redis_client.zadd(win[1], {"a": 1})
-    redis_client.hset(win[2], "school-1", "school")
-    redis_client.hset(lose[0], mapping={"created": "2", "shielded": "1"})
-    redis_client.zadd(lose[1], {"b": 2, "c": 3})
-    redis_client.hset(lose[2], "gp-1", "gp")
-    redis_client.hset(lose[3], "p1", "{}")
-    redis_client.sadd(lose[4], "X")
+    win, lose = [f"{tag}:W", f"{tag}:W:cannot"], [f"{tag}:L", f"{tag}:L:cannot"]
+    redis_client.hset(win[0], mapping={"created": "1", "shielded": "0", "consent": "1",
+                                       "r:a": "1", "a:school-1": "school", "p:p2": "[2]"})
+    redis_client.hset(lose[0], mapping={"created": "2", "shielded": "1", "consent": "0",
+                                        "r:b": "2", "r:c": "3", "a:gp-1": "gp", "p:p1": "{}",
+                                        "p:p2": "[3]"})
+    redis_client.sadd(lose[1], "X")
     script = redis_client.register_script(MERGE_CHILD)
     script(keys=[*win, *lose, f"{tag}:redirect"], args=["L", "W"])
-    assert redis_client.zrange(win[1], 0, -1, withscores=True) == [("a", 1), ("b", 2), ("c", 3)]
-    assert redis_client.hgetall(win[2]) == {"school-1": "school", "gp-1": "gp"}
-    assert redis_client.hgetall(win[3]) == {"p1": "{}"}
-    assert redis_client.smembers(win[4]) == {"X"}
-    assert redis_client.hgetall(win[0]) == {"created": "1", "shielded": "1"}
+    assert redis_client.hgetall(win[0]) == {
+        "created": "1", "shielded": "1", "consent": "1",  # the winner's, shielding carried
+        "r:a": "1", "r:b": "2", "r:c": "3", "a:school-1": "school", "a:gp-1": "gp",
+        "p:p1": "{}", "p:p2": "[3]"}
+    assert redis_client.smembers(win[1]) == {"X"}
     assert redis_client.hget(f"{tag}:redirect", "L") == "W"
     assert not any(redis_client.exists(k) for k in lose)
 
