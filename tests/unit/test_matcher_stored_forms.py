@@ -1,8 +1,10 @@
-"""The compact forms the index stores a record's envelope and a practitioner in: each reads
-back to what was stored (a practitioner's earlier JSON form too), and anything else is
-refused."""
+"""The compact forms the index stores a record's envelope, its sealed fields and a practitioner
+in: each reads back to what was stored (the earlier JSON forms of the sealed fields and of a
+practitioner too), and anything else is refused."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 from hypothesis import given
@@ -12,10 +14,15 @@ from schemas import AgencyKind
 from services.matcher.index import (
     _KINDS,
     KIND_CODES,
+    PACKED_V2,
     PractitionerOnRecord,
     SealedRecord,
+    _pack,
+    _pack_json,
+    _unpack,
     stored_record_id,
 )
+from services.matcher.standardise import Features
 from signpost.crypto import CryptoError
 
 text = st.text(max_size=30)
@@ -63,3 +70,40 @@ def test_every_agency_kind_has_its_own_letter() -> None:
 def test_a_record_envelope_in_no_known_form_is_refused(raw: str) -> None:
     with pytest.raises(CryptoError, match="no known form"):
         SealedRecord.parse(raw, 1)
+
+
+tokens = st.tuples() | st.lists(st.text(max_size=8), max_size=3).map(tuple)
+any_text = st.text(max_size=12)  # separators and all: such a record is packed as JSON
+
+
+@given(st.builds(Features, event_id=st.just("e1"), agency_id=st.just("gp-1"),
+                 agency_kind=st.just("gp"), agency_record_id=any_text, given=tokens,
+                 middle=tokens, family=tokens, other_names=tokens,
+                 dob=st.none() | any_text, sex=any_text, nhs=st.none() | any_text,
+                 postcode=st.none() | any_text, address=tokens, town=any_text,
+                 carers=st.lists(st.tuples(any_text, any_text), max_size=3).map(tuple),
+                 closed=st.booleans()))
+def test_sealed_fields_unpack_to_the_features_packed(f: Features) -> None:
+    packed = _pack(f)
+    assert _unpack(packed, f.event_id, f.agency_id, f.agency_kind) == f
+    if not any("\x1c" <= ch <= "\x1f" for text in _strings(dataclasses.astuple(f))
+               for ch in text):
+        assert packed.startswith(PACKED_V2.encode()), "the compact form, where it can be"
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, tuple):
+        return [t for v in value for t in _strings(v)]
+    return []
+
+
+def test_the_compact_form_is_smaller_and_json_still_reads() -> None:
+    f = Features(event_id="e1", agency_id="school-1", agency_kind="school",
+                 agency_record_id="T39743420", given=("aleksandra",), middle=("katarzyna",),
+                 family=("zajac",), other_names=(), dob="2016-09-04", sex="F", nhs=None,
+                 postcode="S8 8HG", address=("120", "ladypool", "grove"), town="sheffield",
+                 carers=(("tomasz", "zajac"),))
+    assert len(_pack(f)) < len(_pack_json(f)) - 25
+    assert _unpack(_pack_json(f), "e1", "school-1", "school") == f
