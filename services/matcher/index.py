@@ -289,6 +289,11 @@ class ChildHash:
     records: dict[str, int]  # record id -> sequence number
 
     @classmethod
+    def read(cls, r: redis.Redis, keys: Keys, child_id: str) -> ChildHash:
+        """A child's hash as it is now (one HGETALL); empty if there is none."""
+        return cls.parse(cast(dict[str, str], r.hgetall(keys.child(child_id))))
+
+    @classmethod
     def parse(cls, raw: dict[str, str]) -> ChildHash:
         parts: dict[str, dict[str, str]] = {AGENCY: {}, PRACTITIONER: {}, RECORD: {}}
         plain = {}
@@ -507,7 +512,7 @@ class Index:
 
     def child_hash(self, child_id: str) -> ChildHash:
         """A child's hash (keys.Keys.child) as it is, read apart; empty if there is none."""
-        return ChildHash.parse(cast(dict[str, str], self.r.hgetall(self.k.child(child_id))))
+        return ChildHash.read(self.r, self.k, child_id)
 
     def created_seq(self, child_ids: list[str]) -> dict[str, int]:
         pipe = self.r.pipeline(transaction=False)
@@ -819,12 +824,18 @@ def _pack(f: Features) -> bytes:
             out.append("1" if value else "0")
         elif isinstance(value, str):
             out.append(value)
-        elif all(isinstance(t, str) and t and " " not in t for t in value):
+        elif _space_joinable(value):
             out.append(" ".join(value))
         else:
             out.append("".join(_GS + (_FS.join(t) if isinstance(t, tuple) else t)
                                for t in value))
     return (PACKED_V2 + _US.join(out)).encode()
+
+
+def _space_joinable(value: tuple[Any, ...]) -> bool:
+    """Whether a tuple is kept as its tokens joined by spaces (both forms): every token a
+    non-empty string without a space."""
+    return all(isinstance(t, str) and t and " " not in t for t in value)
 
 
 def _has_control(value: Any) -> bool:
@@ -847,7 +858,7 @@ def _pack_value(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, tuple):
-        if all(isinstance(t, str) and t and " " not in t for t in value):
+        if _space_joinable(value):
             return " ".join(value)
         return [list(t) if isinstance(t, tuple) else t for t in value]
     return value

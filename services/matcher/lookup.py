@@ -11,8 +11,6 @@ such a grant allows.
 
 from __future__ import annotations
 
-from typing import cast
-
 import redis
 from pydantic import BaseModel, ConfigDict
 
@@ -75,7 +73,7 @@ class Lookup:
         return str(self._resolve(keys=[self.k.redirect], args=[child_id])[0])
 
     def _child(self, child_id: str) -> ChildHash:
-        return ChildHash.parse(cast(dict[str, str], self.r.hgetall(self.k.child(child_id))))
+        return ChildHash.read(self.r, self.k, child_id)
 
     def _practitioners(self, child: ChildHash) -> dict[str, PractitionerOnRecord]:
         return {pid: PractitionerOnRecord.from_stored(pid, v)
