@@ -42,7 +42,7 @@ import re
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -867,15 +867,15 @@ def _pack_value(value: Any) -> Any:
 def _unpack(plain: bytes, event_id: str, agency_id: str, agency_kind: str) -> Features:
     """`_pack`'s inverse (either form): the same Features. Fields added since it was packed
     take their defaults."""
-    fields: dict[str, Any] = {"event_id": event_id, "agency_id": agency_id,
-                              "agency_kind": agency_kind}
-    if plain[:1] == PACKED_V2.encode():
+    if plain[:1] == _PACKED_V2_BYTE:
         values = plain[1:].decode().split(_US)
         if len(values) > len(_PACKED):
             raise CryptoError("a sealed record is not in the positional form")
-        for fld, kind, text in zip(_PACKED, _KINDS_PACKED, values, strict=False):
-            fields[fld.name] = _unpack_text(kind, text)
-        return Features(**fields)
+        # Positionally: Features's fields are _CLEAR's, then _PACKED's (asserted below).
+        return Features(event_id, agency_id, agency_kind,
+                        *[read(text) for read, text in zip(_READERS, values, strict=False)])
+    fields: dict[str, Any] = {"event_id": event_id, "agency_id": agency_id,
+                              "agency_kind": agency_kind}
     values = json.loads(plain)
     if not isinstance(values, list) or len(values) > len(_PACKED):
         raise CryptoError("a sealed record is not in the positional form")
@@ -884,20 +884,42 @@ def _unpack(plain: bytes, event_id: str, agency_id: str, agency_kind: str) -> Fe
     return Features(**fields)
 
 
-def _unpack_text(kind: str, text: str) -> Any:
-    """One field of the compact form, as its type (`kind`) wants it."""
-    if kind.startswith("tuple"):
-        if not text:
-            return ()
-        if text[0] != _GS:
-            return tuple(text.split(" "))
-        items = text[1:].split(_GS)
-        if kind.startswith("tuple[tuple"):
-            return tuple(tuple(item.split(_FS)) for item in items)
-        return tuple(items)
-    if kind == "bool":
-        return text == "1"
+def _read_tokens(text: str) -> tuple[str, ...]:
+    if not text:
+        return ()
+    if text[0] != _GS:
+        return tuple(text.split(" "))
+    return tuple(text[1:].split(_GS))
+
+
+def _read_pairs(text: str) -> tuple[Any, ...]:
+    if not text:
+        return ()
+    if text[0] != _GS:
+        return tuple(text.split(" "))
+    return tuple(tuple(item.split(_FS)) for item in text[1:].split(_GS))
+
+
+def _read_flag(text: str) -> bool:
+    return text == "1"
+
+
+def _read_text(text: str) -> str | None:
     return None if text == _RS else text
+
+
+def _reader(kind: str) -> Callable[[str], Any]:
+    """How one field of the compact form is read, by its type (`kind`)."""
+    if kind.startswith("tuple[tuple"):
+        return _read_pairs
+    if kind.startswith("tuple"):
+        return _read_tokens
+    return _read_flag if kind == "bool" else _read_text
+
+
+_PACKED_V2_BYTE = PACKED_V2.encode()
+_READERS = tuple(_reader(kind) for kind in _KINDS_PACKED)  # one per _PACKED field
+assert [f.name for f in dataclasses.fields(Features)] == [*_CLEAR, *(f.name for f in _PACKED)]
 
 
 def _unpack_value(kind: str, value: Any) -> Any:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
+from services.matcher.model import COMPARISONS
 from services.matcher.score import ScoredPair
 from services.matcher.standardise import Features
 
@@ -197,9 +198,17 @@ def can_merge(scored: ScoredPair) -> bool:
 
 def cap_of(event: Features, record: Features, scored: ScoredPair) -> tuple[Band, str | None]:
     """The band cap of the first rule that applies to this pair, and its name."""
-    return _cap(tuple(scored.levels.items()),
-                event.agency_id == record.agency_id
-                and event.agency_record_id != record.agency_record_id)
+    same_agency_other_record = (event.agency_id == record.agency_id
+                                and event.agency_record_id != record.agency_record_id)
+    if scored.vector:  # as the Scorer makes it: the cheaper key
+        return _cap_of_vector(scored.vector, same_agency_other_record)
+    return _cap(tuple(scored.levels.items()), same_agency_other_record)
+
+
+@lru_cache(maxsize=1 << 16)
+def _cap_of_vector(vector: tuple[str, ...], same_agency_other_record: bool
+                   ) -> tuple[Band, str | None]:
+    return _cap(tuple(zip(_COMPARED, vector, strict=True)), same_agency_other_record)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -214,3 +223,6 @@ def _cap(levels: tuple[tuple[str, str], ...], same_agency_other_record: bool
         if rule.applies(pair):
             return rule.cap, rule.name
     return Band.link, None
+
+
+_COMPARED = tuple(comp.name for comp in COMPARISONS)  # a ScoredPair.vector's order

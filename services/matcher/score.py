@@ -49,6 +49,7 @@ class ScoredPair:
     levels: Mapping[str, str]
     weights: tuple[float, ...]
     term_frequencies: tuple[float | None, ...]
+    vector: tuple[str, ...] = ()  # the levels' names alone, in COMPARISONS order (hashable)
 
     def level(self, comparison: str) -> str:
         return self.levels[comparison]
@@ -162,7 +163,7 @@ class Scorer:
         weights = tuple(w for w, _ in weighed)
         return ScoredPair(self._prior + sum(weights), self._prior,
                           dict(zip(_NAMES, vector, strict=True)), weights,
-                          tuple(f for _, f in weighed))
+                          tuple(f for _, f in weighed), vector)
 
 
 _NAMES = tuple(comp.name for comp in COMPARISONS)
