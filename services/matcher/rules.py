@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
 
-from services.matcher.model import COMPARISONS
-from services.matcher.score import ScoredPair
+from services.matcher.score import COMPARED, ScoredPair
 from services.matcher.standardise import Features
 
 __all__ = ["RULES", "Band", "Rule", "can_merge", "cap_of"]
@@ -198,25 +197,15 @@ def can_merge(scored: ScoredPair) -> bool:
 
 def cap_of(event: Features, record: Features, scored: ScoredPair) -> tuple[Band, str | None]:
     """The band cap of the first rule that applies to this pair, and its name."""
-    same_agency_other_record = (event.agency_id == record.agency_id
-                                and event.agency_record_id != record.agency_record_id)
-    if scored.vector:  # as the Scorer makes it: the cheaper key
-        return _cap_of_vector(scored.vector, same_agency_other_record)
-    return _cap(tuple(scored.levels.items()), same_agency_other_record)
+    return _cap(scored.vector, event.agency_id == record.agency_id
+                and event.agency_record_id != record.agency_record_id)
 
 
 @lru_cache(maxsize=1 << 16)
-def _cap_of_vector(vector: tuple[str, ...], same_agency_other_record: bool
-                   ) -> tuple[Band, str | None]:
-    return _cap(tuple(zip(_COMPARED, vector, strict=True)), same_agency_other_record)
-
-
-@lru_cache(maxsize=1 << 16)
-def _cap(levels: tuple[tuple[str, str], ...], same_agency_other_record: bool
-         ) -> tuple[Band, str | None]:
-    """cap_of, of what the rules see: the pair's levels and whether one agency holds both
-    records (an event's candidates repeat a few level vectors)."""
-    pair = Pair(dict(levels), same_agency_other_record)
+def _cap(vector: tuple[str, ...], same_agency_other_record: bool) -> tuple[Band, str | None]:
+    """cap_of, of what the rules see: the pair's levels (ScoredPair.vector) and whether one
+    agency holds both records (an event's candidates repeat a few level vectors)."""
+    pair = Pair(dict(zip(COMPARED, vector, strict=True)), same_agency_other_record)
     if pair.identified:
         return Band.link, None
     for rule in RULES:
@@ -224,5 +213,3 @@ def _cap(levels: tuple[tuple[str, str], ...], same_agency_other_record: bool
             return rule.cap, rule.name
     return Band.link, None
 
-
-_COMPARED = tuple(comp.name for comp in COMPARISONS)  # a ScoredPair.vector's order

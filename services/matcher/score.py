@@ -12,8 +12,8 @@ from services.matcher.compare import Predicate
 from services.matcher.model import COMPARISONS, Level, LinkageModel
 from services.matcher.standardise import Features
 
-__all__ = ["ScoredPair", "Scorer", "levels_of", "match_weight", "prior_for", "prior_weight",
-           "probability", "score_pair"]
+__all__ = ["COMPARED", "ScoredPair", "Scorer", "levels_of", "match_weight", "prior_for",
+           "prior_weight", "probability", "score_pair"]
 
 
 def match_weight(m: float, u: float) -> float:
@@ -49,7 +49,7 @@ class ScoredPair:
     levels: Mapping[str, str]
     weights: tuple[float, ...]
     term_frequencies: tuple[float | None, ...]
-    vector: tuple[str, ...] = ()  # the levels' names alone, in COMPARISONS order (hashable)
+    vector: tuple[str, ...]  # `levels`'s values alone, in COMPARISONS order: a hashable key
 
     def level(self, comparison: str) -> str:
         return self.levels[comparison]
@@ -162,11 +162,11 @@ class Scorer:
         weighed = [w[level] for w, level in zip(self._weighed, vector, strict=True)]
         weights = tuple(w for w, _ in weighed)
         return ScoredPair(self._prior + sum(weights), self._prior,
-                          dict(zip(_NAMES, vector, strict=True)), weights,
+                          dict(zip(COMPARED, vector, strict=True)), weights,
                           tuple(f for _, f in weighed), vector)
 
 
-_NAMES = tuple(comp.name for comp in COMPARISONS)
+COMPARED = tuple(comp.name for comp in COMPARISONS)  # the order of a ScoredPair's levels
 
 
 def score_pair(a: Features, b: Features, model: LinkageModel,
