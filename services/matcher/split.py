@@ -75,8 +75,9 @@ def split_child(*, index: Index, child_id: str, record_ids: list[str], into: str
         child = index.child_hash(source)
         refs, pracs = child.records, child.practitioners
         stay = _checked(set(refs), source, set(record_ids), target)
-        moving = index.sealed_records({rid: refs[rid] for rid in record_ids})
-        staying = index.sealed_records({rid: refs[rid] for rid in stay})
+        records = index.sealed_records(refs)  # one read: the moving and the staying
+        moving = {rid: rec for rid, rec in records.items() if rid not in stay}
+        staying = {rid: rec for rid, rec in records.items() if rid in stay}
         shielded = child.plain.get("shielded") == "1"
         pipe: Any = index.r.pipeline(transaction=True)
         for rec in moving.values():
