@@ -57,7 +57,10 @@ class EmbeddedServer:
 
 
 def die_with_parent() -> None:
-    """preexec_fn: ask Linux to SIGTERM this child if its parent dies, so nothing is orphaned."""
+    """preexec_fn: ask Linux to SIGTERM this child if its parent dies, so nothing is orphaned.
+
+    Linux means the parent *thread*: a child started from a thread that then ends is sent
+    SIGTERM at once. Start such children from a thread that outlives them (the main one)."""
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
