@@ -39,6 +39,7 @@ __all__ = [
     "KeyShredded",
     "KeyStore",
     "keystore_for",
+    "keystore_url",
     "master_key",
     "open_event",
     "open_sealed",
@@ -285,9 +286,14 @@ class KeyStore:
         return int(self.r.delete(*[self._name(k) for k in ids]))
 
 
+def keystore_url(settings: CommonSettings) -> str:
+    """The key store's Redis: its own in production, else the entity store's."""
+    return settings.keystore_url or settings.redis_url
+
+
 def keystore_for(settings: CommonSettings) -> KeyStore:
     """The key store the settings name (its own Redis in production)."""
-    url = settings.keystore_url or settings.redis_url
+    url = keystore_url(settings)
     if settings.environment is Environment.production and url == settings.redis_url:
         raise ConfigError("SIGNPOST_KEYSTORE_URL must name a Redis other than "
                           "SIGNPOST_REDIS_URL: a dump of the entity store must not hold the "

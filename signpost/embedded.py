@@ -129,12 +129,16 @@ def redis_binary() -> str:
 REDIS_MEMORY_CONFIG = ("--hash-max-ziplist-value", "512")
 
 
-def start_redis(port: int | None = None) -> EmbeddedServer:
-    """Start a private redis-server that keeps nothing on disk."""
+def start_redis(port: int | None = None, data_dir: Path | None = None) -> EmbeddedServer:
+    """Start a private redis-server that keeps nothing on disk; or, with `data_dir`, one that
+    keeps an append-only file there, written to disk before each reply (appendfsync always),
+    so a server started again on the same directory, even after kill -9, has every write."""
     port = port or free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="signpost-redis-"))
+    workdir = data_dir or Path(tempfile.mkdtemp(prefix="signpost-redis-"))
+    persistence = (("--appendonly", "yes", "--appendfsync", "always") if data_dir
+                   else ("--appendonly", "no"))
     cmd = [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-           "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no",
+           *persistence, "--dir", str(workdir), "--daemonize", "no",
            "--logfile", str(workdir / "redis.log"), *REDIS_MEMORY_CONFIG]
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True, preexec_fn=die_with_parent)

@@ -1,8 +1,9 @@
 """The one place a process keeps what its /healthz reports: ok, or degraded and why.
 
-Parts of a service (its Kafka loop, a probe of the brokers) mark a named check ok or failing;
-/healthz answers 200 either way (the process is alive, and restarting it would not bring a
-broker back) with `"status": "degraded"` and the failing checks while any check fails.
+Parts of a service (its Kafka loop, probes of the brokers and of Redis) mark a named check
+ok or failing; /healthz answers 200 either way (the process is alive, and restarting it
+would not bring a server back) with `"status": "degraded"` and the failing checks while any
+check fails.
 Check names and problems are fixed words: never a value from a message.
 """
 
@@ -12,11 +13,13 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import redis
 from prometheus_client import Gauge
 
-__all__ = ["HEALTH", "BrokerProbe", "Health", "parse_bootstrap"]
+__all__ = ["HEALTH", "Health", "Probe", "broker_probe", "parse_bootstrap", "redis_probe",
+           "redis_probes"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,28 +90,63 @@ def _reachable(servers: list[tuple[str, int]]) -> bool:
     return False
 
 
-class BrokerProbe:
-    """A daemon thread that marks `check` failing while no bootstrap server accepts a TCP
-    connection (checked every second). Kafka clients reconnect by themselves, with backoff;
-    this only says so on /healthz and `signpost_health_degraded`."""
+class Probe:
+    """A daemon thread that marks `check` failing with `problem` (fixed words) while
+    `is_up()` is false, asked every second. The clients reconnect by themselves, with
+    backoff; a probe only says so on /healthz and `signpost_health_degraded`, also while the
+    service has nothing to do (an idle service's batches would not notice)."""
 
-    def __init__(self, bootstrap: str | Sequence[str], check: str, stop: threading.Event,
-                 health: Health = HEALTH) -> None:
-        self.servers = parse_bootstrap(bootstrap)
+    def __init__(self, check: str, is_up: Callable[[], bool], problem: str,
+                 stop: threading.Event, health: Health = HEALTH) -> None:
         self.check = check
+        self.is_up = is_up
+        self.problem = problem
         self.stop = stop
         self.health = health
         self._thread = threading.Thread(target=self._run, name=f"probe-{check}", daemon=True)
 
-    def start(self) -> BrokerProbe:
+    def start(self) -> Probe:
         self._thread.start()
         return self
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            if _reachable(self.servers):
+            if self.is_up():
                 self.health.ok(self.check)
             else:
-                self.health.failing(self.check, "broker unreachable")
+                self.health.failing(self.check, self.problem)
             self.stop.wait(PROBE_INTERVAL_S)
         self.health.forget(self.check)
+
+
+def broker_probe(bootstrap: str | Sequence[str], check: str, stop: threading.Event,
+                 health: Health = HEALTH) -> Probe:
+    """Failing ("broker unreachable") while no bootstrap server accepts a TCP connection."""
+    servers = parse_bootstrap(bootstrap)
+    return Probe(check, lambda: _reachable(servers), "broker unreachable", stop, health)
+
+
+def redis_probe(url: str, check: str, stop: threading.Event, health: Health = HEALTH) -> Probe:
+    """Failing ("redis unreachable") while the Redis at `url` does not answer PING: away, or
+    still loading its data after a restart (on a client of the probe's own, whose timeouts
+    bound how long one probe waits)."""
+    client = redis.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT_S,
+                                  socket_connect_timeout=PROBE_TIMEOUT_S)
+
+    def pings() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    return Probe(check, pings, "redis unreachable", stop, health)
+
+
+def redis_probes(service: str, stop: threading.Event, *, store: str | None = None,
+                 keystore: str | None = None) -> None:
+    """Probe the Redis servers a service uses, one probe per server: `<service>.redis` (the
+    entity store, or the notifier's ledger) and `<service>.keystore` (the data keys), the
+    latter only where it is a server of its own."""
+    for name, url in (("redis", store), ("keystore", keystore if keystore != store else None)):
+        if url:
+            redis_probe(url, f"{service}.{name}", stop).start()

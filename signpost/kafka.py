@@ -17,7 +17,7 @@ from kafka.errors import TopicAlreadyExistsError
 from prometheus_client import Gauge
 
 from signpost.errors import InfrastructureError
-from signpost.health import HEALTH, BrokerProbe
+from signpost.health import HEALTH, broker_probe
 from signpost.settings import CommonSettings
 
 __all__ = [
@@ -296,7 +296,7 @@ def run_loop(
     backoff = RETRY_BACKOFF_S
     batches_check = f"{name}.batches"
     probe_stop = threading.Event()
-    BrokerProbe(_bootstrap(consumer), f"{name}.broker", probe_stop).start()
+    broker_probe(_bootstrap(consumer), f"{name}.broker", probe_stop).start()
     lag = _LagMeter(consumer, name)
     try:
         while not stop.is_set():

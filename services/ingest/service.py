@@ -15,8 +15,9 @@ from services.ingest.gateway import create_app
 from services.ingest.outputs import accepted_outgoing
 from services.ingest.settings import IngestSettings
 from services.ingest.validate import Rejection, validate
-from signpost.crypto import KeyStore, keystore_for
+from signpost.crypto import KeyStore, keystore_for, keystore_url
 from signpost.dlq import dlq_outgoing
+from signpost.health import redis_probes
 from signpost.http import serve_app_in_thread
 from signpost.kafka import (
     PIPELINE_FETCH_MAX_WAIT_MS,
@@ -97,6 +98,7 @@ def main(settings: IngestSettings, stop: threading.Event) -> None:
         logger.warning("ingest: no SIGNPOST_AGENCY_SIGNING_KEYS; every message on %s will be "
                        "dead-lettered as bad_signature", settings.topics.raw)
     keystore = keystore_for(settings)
+    redis_probes("ingest", stop, keystore=keystore_url(settings))
     consumer = make_consumer(settings, [settings.topics.raw], settings.ingest_group,
                              fetch_max_wait_ms=PIPELINE_FETCH_MAX_WAIT_MS)
     producer = make_producer(settings)

@@ -21,8 +21,16 @@ from services.matcher.retention import start_purge_schedule
 from services.matcher.settings import MatcherSettings
 from services.matcher.thresholds import LiveThresholds, ThresholdStore
 from signpost.audit import AuditLog, build_audit_log
-from signpost.crypto import CryptoError, KeyShredded, KeyStore, keystore_for, open_event
+from signpost.crypto import (
+    CryptoError,
+    KeyShredded,
+    KeyStore,
+    keystore_for,
+    keystore_url,
+    open_event,
+)
 from signpost.dlq import dlq_outgoing, validation_errors
+from signpost.health import redis_probes
 from signpost.kafka import (
     PIPELINE_FETCH_MAX_WAIT_MS,
     ConsumerRecord,
@@ -161,6 +169,7 @@ def _audit_merge(audit: AuditLog, result: Result) -> None:
 def main(settings: MatcherSettings, stop: threading.Event) -> None:
     settings.check()
     engine = build_engine(settings)
+    redis_probes("matcher", stop, store=settings.redis_url, keystore=keystore_url(settings))
     consumer = make_consumer(settings, [settings.topics.events], settings.matcher_group,
                              fetch_max_wait_ms=PIPELINE_FETCH_MAX_WAIT_MS)
     producer = make_producer(settings)

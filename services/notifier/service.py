@@ -32,6 +32,7 @@ from services.notifier.webhook import endpoint_for
 from services.notifier.worker import EMAIL, WEBHOOK, Bell, Deliverer
 from signpost.audit import AuditLog, build_audit_log
 from signpost.dlq import dlq_outgoing, reason_of, validation_errors
+from signpost.health import redis_probes
 from signpost.http import serve_app_in_thread
 from signpost.kafka import (
     ConsumerRecord,
@@ -185,6 +186,7 @@ def main(settings: NotifierSettings, stop: threading.Event, now: Clock = utc_now
     with ExitStack() as opened:
         n = build_notifier(settings, now)
         opened.callback(n.close)
+        redis_probes("notifier", stop, store=settings.redis_url)
         producer = make_producer(settings)
         opened.callback(producer.close)
         client = httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)

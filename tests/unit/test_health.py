@@ -6,7 +6,7 @@ import socket
 import threading
 
 from signpost.embedded import free_port
-from signpost.health import BrokerProbe, Health, parse_bootstrap
+from signpost.health import Health, broker_probe, parse_bootstrap
 from tests.support.wait import wait_until
 
 
@@ -29,7 +29,7 @@ def test_bootstrap_lists_parse() -> None:
 def test_the_probe_follows_the_broker_port() -> None:
     health, stop = Health(), threading.Event()
     port = free_port()
-    BrokerProbe(f"127.0.0.1:{port}", "t.broker", stop, health).start()
+    broker_probe(f"127.0.0.1:{port}", "t.broker", stop, health).start()
     try:
         wait_until(lambda: health.report("t")["status"] == "degraded", timeout_s=5)
         with socket.socket() as listener:

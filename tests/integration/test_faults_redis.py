@@ -1,0 +1,169 @@
+"""Redis killed (-9) mid-stream and started again on the same port and data: every service
+that uses it says `degraded` on /healthz meanwhile, naming it, reconnects by itself, and
+nothing is lost - every event ends with exactly one link, every alert reaches the webhook,
+once (a POST in flight when Redis went may come again with the same key and body), and
+nothing is dead-lettered.
+
+The entity store and the notifier's ledger share one private redis-server that keeps an
+append-only file, written before each reply (docker-compose.yml's Redis keeps one too);
+the key store is a server of its own (DESIGN §7) and stays up. The three
+services run as processes. SIGNPOST_FAULT_REDIS_OUTAGE_S sets the outage (default 6 s).
+(Redis lost with its data is the other case: `signpost rebuild`, test_rebuild.py.)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from signpost.demo import demo_dataset
+from signpost.embedded import EmbeddedServer, free_port, start_redis
+from signpost.health import Health, redis_probe
+from signpost.kafka import ensure_topics
+from signpost.settings import CommonSettings
+from tests.support.pipeline import (
+    ServiceProcess,
+    TopicLog,
+    check_one_decision_each,
+    deliveries_expected,
+    healthz,
+    publish_signed,
+    service_env,
+    signing_keys,
+)
+from tests.support.receiver import Received, WebhookReceiver
+from tests.support.wait import wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+OUTAGE_S = float(os.environ.get("SIGNPOST_FAULT_REDIS_OUTAGE_S", "6"))
+CHILDREN = 500  # x4 events: 2,000, half before Redis goes and half while it is away
+WORKERS = 2  # notifier delivery workers: the most POSTs in flight when Redis goes
+SERVICES = ("ingest", "matcher", "notifier")
+USES_STORE = ("matcher", "notifier")  # the ingest uses only the key store
+
+
+class _Restartable:
+    """A redis-server on a fixed port and data directory: kill -9 it, start it again."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.server: EmbeddedServer = start_redis(self.port, data_dir)
+        self.url = self.server.url
+
+    def kill(self) -> None:
+        self.server.process.kill()
+        self.server.process.wait()
+
+    def start(self) -> None:
+        self.server = start_redis(self.port, self.data_dir)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[_Restartable]:
+    (tmp_path / "redis-data").mkdir()
+    server = _Restartable(tmp_path / "redis-data")
+    yield server
+    server.server.stop()
+
+
+def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
+    own_redis: _Restartable, env: dict[str, str], tmp_path: Path
+) -> None:
+    env = env | {"SIGNPOST_REDIS_URL": own_redis.url,
+                 "SIGNPOST_DELIVERY_WORKERS": str(WORKERS)}
+    settings = CommonSettings(kafka_bootstrap=env["SIGNPOST_KAFKA_BOOTSTRAP"],
+                              topic_prefix=env["SIGNPOST_TOPIC_PREFIX"], partitions=1)
+    ensure_topics(settings)
+    events, _ = demo_dataset(CHILDREN, seed=7)
+    first, second = events[: len(events) // 2], events[len(events) // 2:]
+    keys = signing_keys(events)
+    receiver = WebhookReceiver().start()
+    values = service_env(env, keys, receiver.url)
+    services = {name: ServiceProcess(name, values, tmp_path).start() for name in SERVICES}
+    links = TopicLog(settings.kafka_bootstrap, settings.topics.links)
+    alerts = TopicLog(settings.kafka_bootstrap, settings.topics.alerts)
+    dlqs = [TopicLog(settings.kafka_bootstrap, t)
+            for t in (settings.topics.events_dlq, settings.topics.alerts_dlq)]
+    ids = [e["event_id"] for e in events]
+    try:
+        for service in services.values():
+            wait_until(lambda s=service: (healthz(s) or {}).get("status") == "ok",
+                       timeout_s=30)
+        publish_signed(settings, first, keys)
+        wait_until(lambda: len(links.decisions()) >= 50, timeout_s=60)
+
+        own_redis.kill()
+        killed_at = time.monotonic()
+        linked_at_kill = len(links.decisions())
+        feeder = threading.Thread(target=publish_signed, args=(settings, second, keys),
+                                  daemon=True)
+        feeder.start()  # the stream goes on while Redis is away
+        for name in USES_STORE:  # each says degraded, naming Redis, with fixed words
+            report = wait_until(lambda n=name: _failing(services[n], f"{n}.redis"),
+                                timeout_s=OUTAGE_S + 5)
+            assert report["failing"][f"{name}.redis"] == "redis unreachable", report
+        assert "ingest.redis" not in (healthz(services["ingest"]) or {}).get("failing", {})
+        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - killed_at)))
+        own_redis.start()
+        feeder.join(timeout=60)
+
+        wait_until(lambda: set(links.decisions()) >= set(ids), timeout_s=120)
+        wait_until(lambda: {_key(r) for r in receiver.received}
+                   >= deliveries_expected(alerts.values), timeout_s=60)
+        for service in services.values():
+            wait_until(lambda s=service: (healthz(s) or {}).get("status") == "ok",
+                       timeout_s=30)
+        time.sleep(2.0)  # stragglers: anything more would be a duplicate
+    finally:
+        for log in (links, alerts, *dlqs):
+            log.close()
+        codes = {name: s.stop() for name, s in services.items()}
+        receiver.stop()
+
+    assert linked_at_kill < len(first), "Redis went after the first half was all linked"
+    check_one_decision_each(ids, links.decisions())
+    wanted = deliveries_expected(alerts.values)
+    deliveries = Counter(_key(r) for r in receiver.received)
+    assert set(deliveries) == wanted, f"{len(wanted - set(deliveries))} alerts missing"
+    replays = {k: n for k, n in deliveries.items() if n > 1}
+    assert len(replays) <= WORKERS and all(n == 2 for n in replays.values()), replays
+    for key in replays:
+        assert len({r.body for r in receiver.received if _key(r) == key}) == 1, key
+    assert [len(log.values) for log in dlqs] == [0, 0], "something was dead-lettered"
+    assert all(c == 0 for c in codes.values()), codes
+    print(f"Redis away {OUTAGE_S:.0f} s after {linked_at_kill} of {len(events)} links; "
+          f"{len(wanted)} webhooks, replays of in-flight POSTs: {replays}")
+
+
+def test_the_redis_probe_follows_the_server(tmp_path: Path) -> None:
+    server = _Restartable(tmp_path)
+    health, stop = Health(), threading.Event()
+    redis_probe(server.url, "t.redis", stop, health).start()
+    try:
+        wait_until(lambda: health.report("t")["status"] == "ok", timeout_s=5)
+        server.kill()
+        wait_until(lambda: health.report("t")["failing"] == {"t.redis": "redis unreachable"},
+                   timeout_s=5)
+        server.start()
+        wait_until(lambda: health.report("t")["status"] == "ok", timeout_s=5)
+    finally:
+        stop.set()
+        server.server.stop()
+
+
+def _failing(service: ServiceProcess, check: str) -> dict[str, Any] | None:
+    report = healthz(service)
+    return report if report and check in report.get("failing", {}) else None
+
+
+def _key(received: Received) -> str:
+    return received.headers["idempotency-key"]
