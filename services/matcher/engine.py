@@ -6,6 +6,7 @@ by event_id: processing an event again returns the stored result unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from pydantic import BaseModel, ConfigDict
+from redis.exceptions import LockError
 
 from schemas import Alert, LinkDecision, LinkOutcome, StandardisedEvent
 from services.matcher.alerts import AlertContext, build_alerts
@@ -76,6 +79,7 @@ class Engine:
         self._held: Any = None  # the shared lock, while exclusive() holds it
         self._holder = 0  # the thread that holds it: exclusive() is per thread
         self._renewed = 0.0
+        self._stale: tuple[Any, str] | None = None  # (lock, its token) held when Redis went
 
     def process(self, std: StandardisedEvent) -> Result:
         """One event: `process_many` of one, raising what the engine raised on it."""
@@ -126,8 +130,9 @@ class Engine:
         if self._holds() or not self.shared:
             yield
             return
-        lock = self.index.lock()
-        if not lock.acquire():
+        self._release_stale()
+        lock, token = self.index.lock(), uuid.uuid4().hex
+        if not lock.acquire(token=token):
             raise TimeoutError("matcher lock not acquired")
         self._held, self._holder = lock, threading.get_ident()
         self._renewed = time.monotonic()
@@ -135,7 +140,21 @@ class Engine:
             yield
         finally:
             self._held, self._holder = None, 0
-            lock.release()
+            try:
+                lock.release()
+            except redis.RedisError:
+                self._stale = (lock, token)  # Redis went away meanwhile: freed when back
+                raise
+
+    def _release_stale(self) -> None:
+        """Free the lock this engine held when Redis went away (kept on disk, it would
+        otherwise stall every matcher, this one too, until it lapses: LOCK_TIMEOUT_S)."""
+        if self._stale is None:
+            return
+        lock, token = self._stale
+        with contextlib.suppress(LockError):  # lapsed, and perhaps taken by another since
+            lock.do_release(token)  # only if it still holds our token (redis-py's script)
+        self._stale = None
 
     def _holds(self) -> bool:
         return self._held is not None and self._holder == threading.get_ident()

@@ -22,12 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from services.matcher.engine import Engine
+from services.matcher.index import LOCK_TIMEOUT_S, Index
+from services.matcher.model import default_model
 from signpost.demo import demo_dataset
 from signpost.embedded import EmbeddedServer, free_port, start_redis
 from signpost.health import Health, redis_probe
 from signpost.kafka import ensure_topics
 from signpost.settings import CommonSettings
+from tests.support.events import make_standardised as std
 from tests.support.pipeline import (
     ServiceProcess,
     TopicLog,
@@ -167,3 +172,22 @@ def _failing(service: ServiceProcess, check: str) -> dict[str, Any] | None:
 
 def _key(received: Received) -> str:
     return received.headers["idempotency-key"]
+
+
+def test_a_matcher_frees_the_lock_it_held_when_redis_went_away(own_redis: _Restartable) -> None:
+    """The lock is on disk with the rest: without this, Redis back after a blip would find it
+    held, and every matcher, this one too, would wait for it to lapse (LOCK_TIMEOUT_S)."""
+    client = redis.Redis.from_url(own_redis.url, decode_responses=True, socket_timeout=2,
+                                  socket_connect_timeout=2)
+    engine = Engine(Index.private(client, "tlock", b"test-secret"), default_model())
+    with pytest.raises(redis.RedisError), engine.exclusive():
+        engine.process(std())
+        own_redis.kill()
+    own_redis.start()
+    assert client.exists(engine.index.k.lock), "the lock was kept on disk"
+    began = time.monotonic()
+    with engine.exclusive():
+        waited = time.monotonic() - began
+        engine.process(std(record_id="R2"))
+    assert waited < LOCK_TIMEOUT_S / 3, f"waited {waited:.1f} s for its own lock"
+    assert not client.exists(engine.index.k.lock)
