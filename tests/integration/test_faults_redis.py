@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,14 +35,16 @@ from tests.support.events import make_standardised as std
 from tests.support.pipeline import (
     ServiceProcess,
     TopicLog,
+    check_delivered_once,
     check_one_decision_each,
     deliveries_expected,
+    delivery_key,
     healthz,
     publish_signed,
     service_env,
     signing_keys,
 )
-from tests.support.receiver import Received, WebhookReceiver
+from tests.support.receiver import WebhookReceiver
 from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -122,7 +123,7 @@ def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
         feeder.join(timeout=60)
 
         wait_until(lambda: set(links.decisions()) >= set(ids), timeout_s=120)
-        wait_until(lambda: {_key(r) for r in receiver.received}
+        wait_until(lambda: {delivery_key(r) for r in receiver.received}
                    >= deliveries_expected(alerts.values), timeout_s=60)
         for service in services.values():
             wait_until(lambda s=service: (healthz(s) or {}).get("status") == "ok",
@@ -137,12 +138,7 @@ def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
     assert linked_at_kill < len(first), "Redis went after the first half was all linked"
     check_one_decision_each(ids, links.decisions())
     wanted = deliveries_expected(alerts.values)
-    deliveries = Counter(_key(r) for r in receiver.received)
-    assert set(deliveries) == wanted, f"{len(wanted - set(deliveries))} alerts missing"
-    replays = {k: n for k, n in deliveries.items() if n > 1}
-    assert len(replays) <= WORKERS and all(n == 2 for n in replays.values()), replays
-    for key in replays:
-        assert len({r.body for r in receiver.received if _key(r) == key}) == 1, key
+    replays = check_delivered_once(receiver.received, wanted, max_replays=WORKERS)
     assert [len(log.values) for log in dlqs] == [0, 0], "something was dead-lettered"
     assert all(c == 0 for c in codes.values()), codes
     print(f"Redis away {OUTAGE_S:.0f} s after {linked_at_kill} of {len(events)} links; "
@@ -168,10 +164,6 @@ def test_the_redis_probe_follows_the_server(tmp_path: Path) -> None:
 def _failing(service: ServiceProcess, check: str) -> dict[str, Any] | None:
     report = healthz(service)
     return report if report and check in report.get("failing", {}) else None
-
-
-def _key(received: Received) -> str:
-    return received.headers["idempotency-key"]
 
 
 def test_a_matcher_frees_the_lock_it_held_when_redis_went_away(own_redis: _Restartable) -> None:

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,3 +258,25 @@ def clusters_from_file(path: Path) -> set[frozenset[str]]:
 
 
 __all__ += ["clusters_from_file"]
+
+
+def delivery_key(received: Any) -> str:
+    """A webhook request's Idempotency-Key ("<alert_id>:<recipient_id>")."""
+    return str(received.headers["idempotency-key"])
+
+
+def check_delivered_once(received: Iterable[Any], wanted: set[str],
+                         max_replays: int) -> dict[str, int]:
+    """Every wanted webhook arrived, and none twice, except a POST in flight when a process
+    or a server went (the sender cannot know it arrived): at most `max_replays` of those,
+    each at most once more with the same body (a receiver keeping keys shows it once).
+    Gives the replays (key -> times it arrived)."""
+    received = list(received)
+    deliveries = Counter(delivery_key(r) for r in received)
+    assert set(deliveries) == wanted, (f"{len(wanted - set(deliveries))} alerts missing, "
+                                       f"{len(set(deliveries) - wanted)} not wanted")
+    replays = {k: n for k, n in deliveries.items() if n > 1}
+    assert len(replays) <= max_replays and all(n == 2 for n in replays.values()), replays
+    for key in replays:
+        assert len({r.body for r in received if delivery_key(r) == key}) == 1, key
+    return replays
