@@ -1,14 +1,14 @@
-"""Redis killed (-9) mid-stream and started again on the same port and data: every service
+"""A Redis killed (-9) mid-stream and started again on the same port and data: every service
 that uses it says `degraded` on /healthz meanwhile, naming it, reconnects by itself, and
 nothing is lost - every event ends with exactly one link, every alert reaches the webhook,
 once (a POST in flight when Redis went may come again with the same key and body), and
 nothing is dead-lettered.
 
-The entity store and the notifier's ledger share one private redis-server that keeps an
-append-only file, written before each reply (docker-compose.yml's Redis keeps one too);
-the key store is a server of its own (DESIGN §7) and stays up. The three
-services run as processes. SIGNPOST_FAULT_REDIS_OUTAGE_S sets the outage (default 6 s).
-(Redis lost with its data is the other case: `signpost rebuild`, test_rebuild.py.)
+Two private redis-servers, each keeping an append-only file written before each reply
+(docker-compose.yml's keep one too): the entity store with the notifier's ledger, and the
+key store (DESIGN §7); the test kills one or the other. The three services run as
+processes. SIGNPOST_FAULT_REDIS_OUTAGE_S sets the outage (default 6 s). (Redis lost with its
+data is the other case: `signpost rebuild`, test_rebuild.py.)
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ OUTAGE_S = float(os.environ.get("SIGNPOST_FAULT_REDIS_OUTAGE_S", "6"))
 CHILDREN = 500  # x4 events: 2,000, half before Redis goes and half while it is away
 WORKERS = 2  # notifier delivery workers: the most POSTs in flight when Redis goes
 SERVICES = ("ingest", "matcher", "notifier")
-USES_STORE = ("matcher", "notifier")  # the ingest uses only the key store
+# The server killed -> the services that use it, and the check each names on /healthz.
+USERS = {"store": {"matcher": "matcher.redis", "notifier": "notifier.redis"},
+         "keystore": {"ingest": "ingest.keystore", "matcher": "matcher.keystore"}}
 
 
 class _Restartable:
@@ -75,17 +77,29 @@ class _Restartable:
 
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[_Restartable]:
-    (tmp_path / "redis-data").mkdir()
-    server = _Restartable(tmp_path / "redis-data")
+    yield from _own(tmp_path / "redis-data")
+
+
+@pytest.fixture
+def own_keystore(tmp_path: Path) -> Iterator[_Restartable]:
+    yield from _own(tmp_path / "keystore-data")
+
+
+def _own(data_dir: Path) -> Iterator[_Restartable]:
+    data_dir.mkdir()
+    server = _Restartable(data_dir)
     yield server
     server.server.stop()
 
 
+@pytest.mark.parametrize("killed", ["store", "keystore"])
 def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
-    own_redis: _Restartable, env: dict[str, str], tmp_path: Path
+    killed: str, own_redis: _Restartable, own_keystore: _Restartable, env: dict[str, str],
+    tmp_path: Path
 ) -> None:
-    env = env | {"SIGNPOST_REDIS_URL": own_redis.url,
+    env = env | {"SIGNPOST_REDIS_URL": own_redis.url, "SIGNPOST_KEYSTORE_URL": own_keystore.url,
                  "SIGNPOST_DELIVERY_WORKERS": str(WORKERS)}
+    server = own_redis if killed == "store" else own_keystore
     settings = CommonSettings(kafka_bootstrap=env["SIGNPOST_KAFKA_BOOTSTRAP"],
                               topic_prefix=env["SIGNPOST_TOPIC_PREFIX"], partitions=1)
     ensure_topics(settings)
@@ -107,19 +121,20 @@ def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
         publish_signed(settings, first, keys)
         wait_until(lambda: len(links.decisions()) >= 50, timeout_s=60)
 
-        own_redis.kill()
+        server.kill()
         killed_at = time.monotonic()
         linked_at_kill = len(links.decisions())
         feeder = threading.Thread(target=publish_signed, args=(settings, second, keys),
                                   daemon=True)
         feeder.start()  # the stream goes on while Redis is away
-        for name in USES_STORE:  # each says degraded, naming Redis, with fixed words
-            report = wait_until(lambda n=name: _failing(services[n], f"{n}.redis"),
+        for name, check in USERS[killed].items():  # degraded, naming it, in fixed words
+            report = wait_until(lambda n=name, c=check: _failing(services[n], c),
                                 timeout_s=OUTAGE_S + 5)
-            assert report["failing"][f"{name}.redis"] == "redis unreachable", report
-        assert "ingest.redis" not in (healthz(services["ingest"]) or {}).get("failing", {})
+            assert report["failing"][check] == "redis unreachable", report
+        for name in set(SERVICES) - set(USERS[killed]):  # the others do not use it
+            assert (healthz(services[name]) or {}).get("failing", {}) == {}, name
         time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - killed_at)))
-        own_redis.start()
+        server.start()
         feeder.join(timeout=60)
 
         wait_until(lambda: set(links.decisions()) >= set(ids), timeout_s=120)
@@ -141,7 +156,7 @@ def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
     replays = check_delivered_once(receiver.received, wanted, max_replays=WORKERS)
     assert [len(log.values) for log in dlqs] == [0, 0], "something was dead-lettered"
     assert all(c == 0 for c in codes.values()), codes
-    print(f"Redis away {OUTAGE_S:.0f} s after {linked_at_kill} of {len(events)} links; "
+    print(f"{killed} Redis away {OUTAGE_S:.0f} s after {linked_at_kill} of {len(events)} links; "
           f"{len(wanted)} webhooks, replays of in-flight POSTs: {replays}")
 
 
