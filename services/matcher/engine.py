@@ -79,6 +79,7 @@ class Engine:
         self._held: Any = None  # the shared lock, while exclusive() holds it
         self._holder = 0  # the thread that holds it: exclusive() is per thread
         self._renewed = 0.0
+        self._token: str | None = None  # the held lock's token: commits are fenced on it
         self._stale: tuple[Any, str] | None = None  # (lock, its token) held when Redis went
 
     def process(self, std: StandardisedEvent) -> Result:
@@ -134,14 +135,16 @@ class Engine:
         lock, token = self.index.lock(), uuid.uuid4().hex
         if not lock.acquire(token=token):
             raise TimeoutError("matcher lock not acquired")
-        self._held, self._holder = lock, threading.get_ident()
+        self._held, self._holder, self._token = lock, threading.get_ident(), token
         self._renewed = time.monotonic()
         try:
             yield
         finally:
-            self._held, self._holder = None, 0
+            self._held, self._holder, self._token = None, 0, None
             try:
                 lock.release()
+            except LockError:
+                pass  # it lapsed: what this engine wrote meanwhile was fenced on it
             except redis.RedisError:
                 self._stale = (lock, token)  # Redis went away meanwhile: freed when back
                 raise
@@ -241,7 +244,7 @@ class Engine:
         # The children an event may join (a pair at link band), read in one round trip.
         view.of([c for pairs in scored for _, c, s in pairs.values() if s.total >= upper])
         batch = _Batch(self.index.cap)
-        pipe = self.index.transaction()
+        pipe = self.index.transaction(self._token if self._holds() else None)
         results = [self._decide_one(e, p, score, pairs, batch, view, pipe, upper, lower)
                    for e, p, score, pairs in zip(pending, fetched, scorers, scored,
                                                  strict=True)]

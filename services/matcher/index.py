@@ -50,6 +50,7 @@ from typing import Any, cast
 
 import redis
 from pydantic import BaseModel, ConfigDict
+from redis.exceptions import LockNotOwnedError
 
 from services.matcher.blocking import block_keys, record_key
 from services.matcher.candidates import Ranked
@@ -589,9 +590,22 @@ class Index:
     def next_seq(self) -> int:
         return int(self.r.incr(self.k.seq))
 
-    def transaction(self) -> Any:
-        """A MULTI/EXEC pipeline: what is queued on it is written all at once or not at all."""
-        return self.r.pipeline(transaction=True)
+    def transaction(self, lock_token: str | None = None) -> Any:
+        """A MULTI/EXEC pipeline: what is queued on it is written all at once or not at all.
+
+        With `lock_token` (the matchers' lock, as its holder took it) it is fenced: written
+        only if the lock still holds that token at EXEC (WATCH). A holder whose lock lapsed,
+        and was perhaps taken by another matcher, writes nothing (LockNotOwnedError now, or
+        WatchError at EXEC: both retried) rather than racing the new holder."""
+        pipe = self.r.pipeline(transaction=True)
+        if lock_token is not None:
+            pipe.watch(self.k.lock)
+            held = pipe.get(self.k.lock)
+            if (held.decode() if isinstance(held, bytes) else held) != lock_token:
+                pipe.reset()
+                raise LockNotOwnedError("the matchers' lock lapsed: the batch is not written")
+            pipe.multi()
+        return pipe
 
     def queue_commit(
         self,

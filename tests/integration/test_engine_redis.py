@@ -100,3 +100,32 @@ def test_a_batch_holds_the_shared_lock_and_another_matcher_waits(
     assert len(done) == 2 and min(done) >= released
     assert not redis_client.exists(engine.index.k.lock)
     assert first.decision.outcome is LinkOutcome.new_child
+
+
+def test_a_batch_whose_lock_lapsed_writes_nothing(engine: Engine,
+                                                  redis_client: redis.Redis) -> None:
+    """Commits are fenced on the lock's token: a matcher whose lock lapsed mid-batch (a long
+    pause, say) and was taken by another writes nothing, rather than racing the new holder;
+    the batch fails as a server error does (retried, never dead-lettered)."""
+    event = std()
+    with engine.exclusive():
+        lock = engine.index.k.lock
+        redis_client.set(lock, "another-matcher", px=30_000)  # ours lapsed; another took it
+        with pytest.raises(redis.RedisError):
+            engine.process(event)
+        assert engine.index.stored_results([str(event.event.event_id)]) == {}
+        redis_client.delete(lock)
+    assert engine.process(event).decision.outcome is LinkOutcome.new_child  # retried: written
+
+
+def test_a_fenced_transaction_aborts_if_the_lock_changes_before_exec(
+        engine: Engine, redis_client: redis.Redis) -> None:
+    lock, probe = engine.index.k.lock, f"{engine.index.k.lock}:probe"
+    redis_client.set(lock, "ours", px=30_000)
+    pipe = engine.index.transaction("ours")
+    pipe.set(probe, "written")
+    redis_client.set(lock, "another-matcher", px=30_000)  # lapsed and taken meanwhile
+    with pytest.raises(redis.WatchError):
+        pipe.execute()
+    assert not redis_client.exists(probe)
+    redis_client.delete(lock)
