@@ -597,7 +597,7 @@ class Index:
         only if the lock still holds that token at EXEC (WATCH). A holder whose lock lapsed,
         and was perhaps taken by another matcher, writes nothing (LockNotOwnedError now, or
         WatchError at EXEC: both retried) rather than racing the new holder."""
-        pipe = self.r.pipeline(transaction=True)
+        pipe: Any = self.r.pipeline(transaction=True)
         if lock_token is not None:
             pipe.watch(self.k.lock)
             held = pipe.get(self.k.lock)
