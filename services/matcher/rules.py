@@ -212,4 +212,3 @@ def _cap(vector: tuple[str, ...], same_agency_other_record: bool) -> tuple[Band,
         if rule.applies(pair):
             return rule.cap, rule.name
     return Band.link, None
-

@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -32,10 +31,11 @@ from tests.support.pipeline import (
     check_one_decision_each,
     deliveries_expected,
     delivery_key,
-    healthz,
+    failing,
     publish_signed,
     service_env,
     signing_keys,
+    wait_all_ok,
 )
 from tests.support.receiver import WebhookReceiver
 from tests.support.tcpproxy import TcpProxy
@@ -95,7 +95,7 @@ def test_broker_outage_degrades_then_recovers_losing_nothing(
         cut_at = time.monotonic()
         linked_at_cut = len(links.decisions())
         for service in services.values():  # each says degraded, naming the broker
-            report = wait_until(lambda s=service: _degraded(s, naming="broker"),
+            report = wait_until(lambda s=service: failing(s, f"{s.service}.broker"),
                                 timeout_s=OUTAGE_S + 5)
             # the reason is the probe's fixed words: no address, no exception text
             assert report["failing"][f"{service.service}.broker"] == "broker unreachable", report
@@ -105,8 +105,7 @@ def test_broker_outage_degrades_then_recovers_losing_nothing(
         publish_signed(settings, second, keys)
         ids = [e["event_id"] for e in events]
         wait_until(lambda: set(links.decisions()) >= set(ids), timeout_s=90)
-        for service in services.values():
-            wait_until(lambda s=service: (healthz(s) or {}).get("status") == "ok", timeout_s=30)
+        wait_all_ok(services.values())
         wanted = deliveries_expected(alerts.values)
         wait_until(lambda: {delivery_key(r) for r in receiver.received} >= wanted, timeout_s=60)
         events_read = _wait_committed(services["matcher"], settings.topics.events,
@@ -125,16 +124,6 @@ def test_broker_outage_degrades_then_recovers_losing_nothing(
     assert events_read >= len(events)
     print(f"outage {OUTAGE_S:.0f} s after {linked_at_cut} of {len(events)} links; "
           f"{len(wanted)} webhooks; matcher committed {events_read:.0f} contact.events records")
-
-
-def _degraded(service: ServiceProcess, naming: str) -> dict[str, Any] | None:
-    """The service's /healthz report once it says degraded with its `naming` check failing
-    (a failed poll may say degraded a moment before the broker probe, run every second,
-    names the broker)."""
-    report = healthz(service)
-    if not report or report.get("status") != "degraded":
-        return None
-    return report if f"{service.service}.{naming}" in report.get("failing", {}) else None
 
 
 def _count(bootstrap: str, topic: str) -> int:

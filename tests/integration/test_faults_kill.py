@@ -84,10 +84,9 @@ def test_kill_9_each_service_mid_stream_loses_and_duplicates_nothing(
     accepted = TopicLog(settings.kafka_bootstrap, settings.topics.events)  # ingest's output
     dlqs = [TopicLog(settings.kafka_bootstrap, t)
             for t in (settings.topics.events_dlq, settings.topics.alerts_dlq)]
-    progress = [0]
     kills: list[str] = []
-    feeder = threading.Thread(target=publish_signed, args=(settings, events, keys, RATE_PER_S,
-                                                           progress), daemon=True)
+    feeder = threading.Thread(target=publish_signed, args=(settings, events, keys, RATE_PER_S),
+                              daemon=True)
     ids = [e["event_id"] for e in events]
     try:
         feeder.start()

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -39,10 +38,12 @@ from tests.support.pipeline import (
     check_one_decision_each,
     deliveries_expected,
     delivery_key,
+    failing,
     healthz,
     publish_signed,
     service_env,
     signing_keys,
+    wait_all_ok,
 )
 from tests.support.receiver import WebhookReceiver
 from tests.support.wait import wait_until
@@ -115,9 +116,7 @@ def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
             for t in (settings.topics.events_dlq, settings.topics.alerts_dlq)]
     ids = [e["event_id"] for e in events]
     try:
-        for service in services.values():
-            wait_until(lambda s=service: (healthz(s) or {}).get("status") == "ok",
-                       timeout_s=30)
+        wait_all_ok(services.values())
         publish_signed(settings, first, keys)
         wait_until(lambda: len(links.decisions()) >= 50, timeout_s=60)
 
@@ -128,7 +127,7 @@ def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
                                   daemon=True)
         feeder.start()  # the stream goes on while Redis is away
         for name, check in USERS[killed].items():  # degraded, naming it, in fixed words
-            report = wait_until(lambda n=name, c=check: _failing(services[n], c),
+            report = wait_until(lambda n=name, c=check: failing(services[n], c),
                                 timeout_s=OUTAGE_S + 5)
             assert report["failing"][check] == "redis unreachable", report
         for name in set(SERVICES) - set(USERS[killed]):  # the others do not use it
@@ -140,9 +139,7 @@ def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
         wait_until(lambda: set(links.decisions()) >= set(ids), timeout_s=120)
         wait_until(lambda: {delivery_key(r) for r in receiver.received}
                    >= deliveries_expected(alerts.values), timeout_s=60)
-        for service in services.values():
-            wait_until(lambda s=service: (healthz(s) or {}).get("status") == "ok",
-                       timeout_s=30)
+        wait_all_ok(services.values())
         time.sleep(2.0)  # stragglers: anything more would be a duplicate
     finally:
         for log in (links, alerts, *dlqs):
@@ -174,11 +171,6 @@ def test_the_redis_probe_follows_the_server(tmp_path: Path) -> None:
     finally:
         stop.set()
         server.server.stop()
-
-
-def _failing(service: ServiceProcess, check: str) -> dict[str, Any] | None:
-    report = healthz(service)
-    return report if report and check in report.get("failing", {}) else None
 
 
 def test_a_matcher_frees_the_lock_it_held_when_redis_went_away(own_redis: _Restartable) -> None:

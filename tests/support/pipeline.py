@@ -28,6 +28,7 @@ from signpost.embedded import die_with_parent, free_port
 from signpost.kafka import make_producer
 from signpost.settings import CommonSettings
 from signpost.signing import signed_headers
+from tests.support.wait import wait_until
 
 __all__ = [
     "HTTP_PORT_SETTING",
@@ -128,11 +129,24 @@ def healthz(service: ServiceProcess) -> dict[str, Any] | None:
     return answer.json() if answer.status_code == 200 else None
 
 
+def failing(service: ServiceProcess, check: str) -> dict[str, Any] | None:
+    """The service's /healthz report once it names `check` among its failing checks (it
+    then says degraded; another check, a failed poll say, may fail a moment before)."""
+    report = healthz(service)
+    return report if report and check in report.get("failing", {}) else None
+
+
+def wait_all_ok(services: Iterable[ServiceProcess], timeout_s: float = 30) -> None:
+    """Until every service's /healthz says ok."""
+    for service in services:
+        wait_until(lambda s=service: (healthz(s) or {}).get("status") == "ok",
+                   timeout_s=timeout_s)
+
+
 def publish_signed(settings: CommonSettings, events: Iterable[dict[str, Any]],
-                   keys: dict[str, str], rate: float | None = None,
-                   progress: list[int] | None = None) -> int:
+                   keys: dict[str, str], rate: float | None = None) -> int:
     """Send events to `contact.events.raw`, each signed by its agency, at `rate` per second
-    (None: at once); `progress[0]` counts those sent. Waits for the acks."""
+    (None: at once). Waits for the acks."""
     producer = make_producer(settings)
     sent = 0
     started = time.monotonic()
@@ -145,8 +159,6 @@ def publish_signed(settings: CommonSettings, events: Iterable[dict[str, Any]],
             producer.send(settings.topics.raw, value=raw,
                           headers=signed_headers(agency, keys[agency], raw))
             sent += 1
-            if progress is not None:
-                progress[0] = sent
         producer.flush()
     finally:
         producer.close()
