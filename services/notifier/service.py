@@ -17,7 +17,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 import uvicorn
 from pydantic import ValidationError
 
@@ -27,6 +26,7 @@ from services.notifier.api import create_app
 from services.notifier.inbox import ESCALATE, InboxStore
 from services.notifier.ledger import Acceptance, Ledger
 from services.notifier.retry import Backoff
+from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
 from services.notifier.webhook import endpoint_for
 from services.notifier.worker import EMAIL, WEBHOOK, Bell, Deliverer
@@ -189,14 +189,14 @@ def main(settings: NotifierSettings, stop: threading.Event, now: Clock = utc_now
         redis_probes("notifier", stop, store=settings.redis_url)
         producer = make_producer(settings)
         opened.callback(producer.close)
-        client = httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
-        opened.callback(client.close)
+        sender = Sender(settings.webhook_timeout_s)
+        opened.callback(sender.close)
         audit = build_audit_log(settings, n.store.r, producer, "notifier")
         server = _serve_inbox(settings, n.store, audit, now)
         if server is not None:
             opened.callback(_stop_server, server)
         workers_stop = threading.Event()
-        deliverer = Deliverer(settings, n.ledger, n.store, client, producer,
+        deliverer = Deliverer(settings, n.ledger, n.store, sender, producer,
                               Backoff(settings.backoff_base_s, settings.backoff_cap_s), now,
                               n.wake)
         _start_workers(n, deliverer, workers_stop, opened)

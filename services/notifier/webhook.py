@@ -18,13 +18,11 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-
-import httpx
 
 from schemas import Alert, Recipient
 from services.notifier.content import delivery_body
 from services.notifier.retry import Attempt
+from services.notifier.sender import Sender, SendFailed, SendTimeout
 from services.notifier.settings import NotifierSettings
 
 __all__ = [
@@ -107,19 +105,13 @@ def _headers(secret: str, body: bytes, key: str, timestamp: str) -> dict[str, st
     }
 
 
-@lru_cache(maxsize=1024)
-def _parsed(url: str) -> httpx.URL:
-    """A receiver's URL parsed once, not on every POST (there are a few configured URLs)."""
-    return httpx.URL(url)
-
-
 def _of_status(status: int) -> Attempt:
     return Attempt(ok=200 <= status < 300,
                    retryable=status >= 500 or status in RETRYABLE_STATUS,
                    label=f"HTTP {status}")
 
 
-def post(client: httpx.Client, target: Target, alert: Alert, recipient: Recipient, *,
+def post(sender: Sender, target: Target, alert: Alert, recipient: Recipient, *,
          now: Callable[[], float] = time.time) -> Attempt:
     """One signed POST of the alert to the recipient's receiver (signed afresh each time).
 
@@ -128,9 +120,9 @@ def post(client: httpx.Client, target: Target, alert: Alert, recipient: Recipien
     body = delivery_body(alert, recipient)
     headers = _headers(target.secret, body, idempotency_key(alert, recipient), str(int(now())))
     try:
-        response = client.post(_parsed(target.url), content=body, headers=headers)
-    except httpx.TimeoutException:
+        status = sender.post(target.url, body, headers)
+    except SendTimeout:
         return Attempt(ok=False, retryable=True, label="timeout")
-    except httpx.TransportError:
+    except SendFailed:
         return Attempt(ok=False, retryable=True, label="connection error")
-    return _of_status(response.status_code)
+    return _of_status(status)

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import httpx
 from kafka import KafkaProducer
 
 from schemas import Alert, AlertDlqRecord, DlqReason, Recipient
@@ -25,6 +24,7 @@ from services.notifier.inbox import ESCALATE, InboxStore
 from services.notifier.keys import Job
 from services.notifier.ledger import Claimed, Ledger
 from services.notifier.retry import Attempt, Backoff, Next, next_step
+from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
 from services.notifier.webhook import endpoint_for, post
 
@@ -80,7 +80,7 @@ class Deliverer:
     settings: NotifierSettings
     ledger: Ledger
     inbox: InboxStore
-    client: httpx.Client
+    sender: Sender
     producer: KafkaProducer
     backoff: Backoff
     now: Callable[[], datetime]
@@ -163,7 +163,7 @@ class Deliverer:
             return
         number = self.ledger.begin_attempt(job)
         with metrics.ATTEMPT_SECONDS.labels(WEBHOOK).time():
-            attempt = post(self.client, target, alert, recipient,
+            attempt = post(self.sender, target, alert, recipient,
                            now=lambda: self.now().timestamp())
         self._settle(claimed, alert, attempt, number)
 

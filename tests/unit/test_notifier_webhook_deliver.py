@@ -1,23 +1,25 @@
 """post(): one signed attempt and what it says; endpoint_for(): whose webhook is used.
 
-The peer is httpx.MockTransport (a scripted receiver); post() itself runs for real.
+The peer is a real local HTTP server that answers as each case scripts it (tests/support/
+scripted.py); post() and its Sender run for real.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
 from schemas import Alert, AlertDelivery, Escalation, Recipient
 from services.notifier.retry import Attempt
+from services.notifier.sender import Sender
 from services.notifier.settings import Endpoint, NotifierSettings
 from services.notifier.webhook import Target, endpoint_for, post, verify
+from tests.support.scripted import Answer, Request, ScriptedServer
 
 SECRET = "hook-secret"
 RECIPIENT = Recipient(kind="practitioner", id="sw-881", email="sw-881@council.example",
@@ -30,68 +32,70 @@ ALERT = Alert(
     escalation=Escalation(chain=[OTHER]),
 )
 
-Step = Callable[[httpx.Request], httpx.Response]
+
+def _post(answer: Answer) -> tuple[Attempt, Request]:
+    with ScriptedServer(lambda request: answer) as server:
+        sender = Sender(timeout_s=0.5)
+        try:
+            attempt = post(sender, Target(f"{server.url}/hook", SECRET), ALERT, RECIPIENT)
+        finally:
+            sender.close()
+        return attempt, server.requests[0]
 
 
-def _status(code: int) -> Step:
-    return lambda request: httpx.Response(code)
-
-
-def _raise(exc: type[httpx.TransportError]) -> Step:
-    def step(request: httpx.Request) -> httpx.Response:
-        raise exc("scripted", request=request)
-    return step
-
-
-def _post(step: Step) -> tuple[Attempt, httpx.Request]:
-    requests: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        return step(request)
-
-    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        attempt = post(client, Target("http://receiver.test/hook", SECRET), ALERT, RECIPIENT)
-    return attempt, requests[0]
+def _refused() -> Attempt:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sender = Sender(timeout_s=0.5)
+    return post(sender, Target(f"http://127.0.0.1:{port}/hook", SECRET), ALERT, RECIPIENT)
 
 
 CASES = [
     # description, scripted answer, ok, retryable, label
-    ("200 is delivered", _status(200), True, False, "HTTP 200"),
-    ("204 is delivered", _status(204), True, False, "HTTP 204"),
-    ("503 is retried", _status(503), False, True, "HTTP 503"),
-    ("429 is retried", _status(429), False, True, "HTTP 429"),
-    ("400 is final", _status(400), False, False, "HTTP 400"),
-    ("404 is final", _status(404), False, False, "HTTP 404"),
-    ("a redirect is not followed, and final", _status(302), False, False, "HTTP 302"),
-    ("a timeout is retried", _raise(httpx.ReadTimeout), False, True, "timeout"),
-    ("a refused connection is retried", _raise(httpx.ConnectError), False, True,
+    ("200 is delivered", Answer(200), True, False, "HTTP 200"),
+    ("204 is delivered", Answer(204), True, False, "HTTP 204"),
+    ("503 is retried", Answer(503), False, True, "HTTP 503"),
+    ("429 is retried", Answer(429), False, True, "HTTP 429"),
+    ("400 is final", Answer(400), False, False, "HTTP 400"),
+    ("404 is final", Answer(404), False, False, "HTTP 404"),
+    ("a redirect is not followed, and final",
+     Answer(302, headers={"Location": "http://elsewhere.test/"}), False, False, "HTTP 302"),
+    ("a timeout is retried", Answer(200, delay_s=2.0), False, True, "timeout"),
+    ("a connection closed without an answer is retried", Answer(0), False, True,
      "connection error"),
 ]
 
 
-@pytest.mark.parametrize(("description", "step", "ok", "retryable", "label"), CASES,
+@pytest.mark.parametrize(("description", "answer", "ok", "retryable", "label"), CASES,
                          ids=[c[0] for c in CASES])
-def test_attempt(description: str, step: Step, ok: bool, retryable: bool, label: str) -> None:
-    attempt, _ = _post(step)
+def test_attempt(description: str, answer: Answer, ok: bool, retryable: bool,
+                 label: str) -> None:
+    attempt, _ = _post(answer)
     assert (attempt.ok, attempt.retryable, attempt.label) == (ok, retryable, label)
 
 
+def test_a_refused_connection_is_retried() -> None:
+    attempt = _refused()
+    assert (attempt.ok, attempt.retryable, attempt.label) == (False, True, "connection error")
+
+
 def test_the_request_is_signed_with_the_idempotency_key() -> None:
-    _, request = _post(_status(200))
+    _, request = _post(Answer(200))
     headers = request.headers
+    assert request.method == "POST" and request.target == "/hook"
     assert headers["content-type"] == "application/json"
     assert headers["idempotency-key"] == f"{ALERT.alert_id}:{RECIPIENT.id}"
-    assert verify(SECRET, headers["x-signpost-timestamp"], request.content,
+    assert verify(SECRET, headers["x-signpost-timestamp"], request.body,
                   headers["x-signpost-signature"], tolerance_s=60)
 
 
 def test_the_body_is_the_alert_as_this_recipient_receives_it() -> None:
-    _, request = _post(_status(200))
-    body = json.loads(request.content)
+    _, request = _post(Answer(200))
+    body = json.loads(request.body)
     assert body["recipient"] == {"kind": "practitioner", "id": "sw-881"}
     assert "recipients" not in body and "escalation" not in body
-    assert "council" not in request.content.decode() and "gp-2" not in request.content.decode()
+    assert "council" not in request.body.decode() and "gp-2" not in request.body.decode()
     delivery = AlertDelivery.model_validate(body)
     assert (delivery.alert_id, delivery.child_id) == (ALERT.alert_id, ALERT.child_id)
 
