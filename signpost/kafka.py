@@ -88,6 +88,12 @@ def security_options(settings: CommonSettings) -> dict[str, Any]:
     return options
 
 
+#: kafka-python's own metrics (sensors recorded on every send, fetch and request) are read by
+#: nothing here: the lag gauges come from committed offsets and fetch highwaters. Off, they
+#: cost nothing (bench/ingest_cpu.py; README, "Speed and memory").
+NO_CLIENT_METRICS: dict[str, Any] = {"metrics_enabled": False}
+
+
 def client_options(settings: CommonSettings) -> dict[str, Any]:
     """What every Kafka client Signpost builds is given: the brokers and how to reach them."""
     return {"bootstrap_servers": settings.kafka_bootstrap, **security_options(settings)}
@@ -97,6 +103,7 @@ def make_producer(settings: CommonSettings) -> KafkaProducer:
     """A producer that waits for the broker's full acknowledgement."""
     return KafkaProducer(
         **client_options(settings),
+        **NO_CLIENT_METRICS,
         acks="all",
         linger_ms=5,
         retries=5,
@@ -111,6 +118,7 @@ def consumer_options(settings: CommonSettings, group: str,
     the session timeout, and `fetch_max_wait_ms` when given (else Kafka's 500 ms)."""
     options = {
         **client_options(settings),
+        **NO_CLIENT_METRICS,
         "group_id": group,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
@@ -138,7 +146,7 @@ def make_reader(settings: CommonSettings, topic: str,
                 timeout_s: float = 30.0) -> tuple[KafkaConsumer, list[TopicPartition]]:
     """A consumer of every partition of `topic` from its beginning, in no group (it commits
     nothing and disturbs no service): for replaying a topic, e.g. `signpost rebuild`."""
-    consumer = KafkaConsumer(**client_options(settings), group_id=None,
+    consumer = KafkaConsumer(**client_options(settings), **NO_CLIENT_METRICS, group_id=None,
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
                              max_poll_records=settings.max_poll_records)
