@@ -9,8 +9,9 @@ runs the webhook receiver, so every timestamp comes from one clock: t0 just befo
 t1 when a link is read (consumer fetch wait 10 ms) or when the receiver has read the POST.
 Per phase: sustained events/s (events / first send to last link), p50/p99 publish->link and
 publish->webhook (an event's first alert to arrive), and whether the matcher kept up (all
-linked within 5 s of the last send), and each service's CPU time per 1,000 events (from
-/proc: which process is the bottleneck). Phases continue one demo stream, so later events
+linked within 5 s of the last send), and the CPU time per 1,000 events (from /proc) of each
+service, of the embedded broker and redis-server, and of this process: where the two cores
+went. Phases continue one demo stream, so later events
 link to earlier children. Prints and writes bench/results/e2e.json. Not a test; not run in CI.
 
     python bench/e2e.py --rates 100 300 --seconds 20 --full 5000
@@ -40,7 +41,7 @@ from notifier_latency import Receiver, _servers, _wait
 from signpost.demo import EVENTS_PER_CHILD, demo_dataset
 from signpost.dev import _spawn, _stop_children
 from signpost.embedded import free_port
-from signpost.kafka import ensure_topics, make_producer
+from signpost.kafka import NO_CLIENT_METRICS, ensure_topics, make_producer
 from signpost.settings import CommonSettings, random_secret
 from signpost.signing import signed_headers
 
@@ -59,7 +60,8 @@ class Arrivals:
         self.order: list[tuple[str, str]] = []  # (value[key], value[also]) as they arrived
         self._stop = threading.Event()
         self._consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                       auto_offset_reset="earliest", fetch_max_wait_ms=10)
+                                       auto_offset_reset="earliest", fetch_max_wait_ms=10,
+                                       **NO_CLIENT_METRICS)
         self._key, self._also = key, also
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -97,6 +99,13 @@ class Pipeline:
     links: Arrivals
     alerts: Arrivals
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    servers: dict[str, int] = field(default_factory=dict)  # embedded: "broker", "redis" -> pid
+
+    def processes(self) -> dict[str, int]:
+        """Every process whose CPU a phase counts: the services, the embedded servers and this
+        one ("bench": the publisher, the two topic readers and the webhook receiver)."""
+        return ({s: c.pid for s, c in zip(SERVICES, self.children, strict=True)}
+                | self.servers | {"bench": os.getpid()})
 
     def publish(self, events: list[dict[str, Any]], rate: float | None) -> dict[str, float]:
         return publish_signed(self.settings, self.keys, events, rate)
@@ -144,7 +153,8 @@ def pipeline(events: list[dict[str, Any]], partitions: int = 3,
     readers; everything stopped on exit. `shared_key`: every agency signs with this one
     (as `signpost publish` does with SIGNPOST_SIGNING_KEY), else each has its own."""
     with ExitStack() as opened:
-        bootstrap, redis_url = _servers(opened)
+        servers: dict[str, int] = {}
+        bootstrap, redis_url = _servers(opened, servers)
         receiver = Receiver()
         opened.callback(receiver.server.shutdown)
         keys = {a: shared_key or random_secret()
@@ -166,7 +176,7 @@ def pipeline(events: list[dict[str, Any]], partitions: int = 3,
         opened.callback(links.close)
         alerts = Arrivals(bootstrap, settings.topics.alerts, "alert_id", also="event_id")
         opened.callback(alerts.close)
-        yield Pipeline(settings, keys, receiver, links, alerts, children)
+        yield Pipeline(settings, keys, receiver, links, alerts, children, servers)
 
 
 def warm_up(p: Pipeline, event: dict[str, Any]) -> None:
@@ -190,7 +200,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def phase(p: Pipeline, events: list[dict[str, Any]], rate: float | None) -> dict[str, object]:
-    cpu_before = {s: cpu_seconds(c.pid) for s, c in zip(SERVICES, p.children, strict=True)}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in p.processes().items()}
     sent = p.publish(events, rate)
     last_send = max(sent.values())
     sent_ids = set(sent)
@@ -205,8 +215,8 @@ def phase(p: Pipeline, events: list[dict[str, Any]], rate: float | None) -> dict
             first_hook[event_id] = min(at, first_hook.get(event_id, at))
     to_hook = [(at - sent[e]) * 1000 for e, at in first_hook.items()]
     end = max(linked.values()) if linked else last_send
-    cpu = {s: round((cpu_seconds(c.pid) - cpu_before[s]) / len(sent) * 1000, 2)
-           for s, c in zip(SERVICES, p.children, strict=True)}
+    cpu = {name: round((cpu_seconds(pid) - cpu_before[name]) / len(sent) * 1000, 2)
+           for name, pid in p.processes().items()}
     return {
         "offered_per_s": rate if rate is not None else "full speed",
         "events": len(sent), "linked": len(linked),

@@ -90,17 +90,22 @@ def _wait(probe: object, timeout_s: float) -> bool:
     return False
 
 
-def _servers(opened: ExitStack) -> tuple[str, str]:
+def _servers(opened: ExitStack, pids: dict[str, int] | None = None) -> tuple[str, str]:
+    """The broker's and Redis's addresses: the environment's, else embedded ones started here
+    (their process ids put in `pids`, if given, as "broker" and "redis")."""
     bootstrap = os.environ.get("SIGNPOST_KAFKA_BOOTSTRAP")
     redis_url = os.environ.get("SIGNPOST_REDIS_URL")
+    started = {}
     if not bootstrap:
         broker = start_broker()
         opened.callback(broker.stop)
-        bootstrap = broker.url
+        bootstrap, started["broker"] = broker.url, broker.process.pid
     if not redis_url:
         redis = start_redis()
         opened.callback(redis.stop)
-        redis_url = redis.url
+        redis_url, started["redis"] = redis.url, redis.process.pid
+    if pids is not None:
+        pids.update(started)
     return bootstrap, redis_url
 
 
