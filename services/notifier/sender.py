@@ -9,7 +9,7 @@ store (certificates and host names verified), the connect/read/write timeout, no
 NO_PROXY, as urllib reads them; an http:// proxy, through a CONNECT tunnel for https).
 
 Failures are kinds, never messages (a message may quote a URL or a peer's words):
-`SendTimeout` and `SendFailed`.
+`SendTimeout`, `Unusable` (a URL or proxy that cannot be used) and `SendFailed`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit
 
-__all__ = ["SendFailed", "SendTimeout", "Sender"]
+__all__ = ["SendFailed", "SendTimeout", "Sender", "Unusable"]
 
 MAX_BODY_READ = 64 * 1024  # a longer answer is not read: the connection is closed instead
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -36,6 +36,11 @@ class SendFailed(Exception):
 
 class SendTimeout(SendFailed):
     """The POST got no answer within the timeout (connecting, writing or reading)."""
+
+
+class Unusable(SendFailed):
+    """The POST cannot be made at all: the URL is not http(s) or its port is not a number, or
+    the environment names a proxy other than an http:// one. Trying again cannot help."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +64,11 @@ def _route(url: str) -> _Route:
     """A receiver's URL parsed once (there are a few configured URLs), with its proxy."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SendFailed("not an http(s) URL")
+        raise Unusable("not an http(s) URL")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise SendFailed("not a valid port") from None
+        raise Unusable("not a valid port") from None
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     proxies = urllib.request.getproxies()
     proxy_url = proxies.get(parts.scheme) or proxies.get("all")
@@ -71,7 +76,7 @@ def _route(url: str) -> _Route:
     if proxy_url and not urllib.request.proxy_bypass(parts.hostname):
         proxy = urlsplit(proxy_url if "://" in proxy_url else f"http://{proxy_url}")
         if proxy.scheme != "http" or not proxy.hostname:
-            raise SendFailed("only an http:// proxy is supported")
+            raise Unusable("only an http:// proxy is supported")
         if parts.scheme == "http":
             path = url  # an http proxy takes the absolute URL
     return _Route(parts.scheme, parts.hostname, port, path, proxy)

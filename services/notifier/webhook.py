@@ -8,7 +8,8 @@ Wire contract (receivers rely on it):
 - Idempotency-Key: "<alert_id>:<recipient_id>", the same on every attempt and every replay:
   a receiver that keeps the keys it has seen shows each alert once, whatever happens.
 Any 2xx is delivered. 5xx, 429, timeouts and connection errors are retried with the backoff;
-any other status is final (the receiver refused the request, sending it again cannot help).
+any other status is final (the receiver refused the request, sending it again cannot help),
+and so is a URL or proxy that cannot be used (not http(s), or an https:// proxy).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from schemas import Alert, Recipient
 from services.notifier.content import delivery_body
 from services.notifier.retry import Attempt
-from services.notifier.sender import Sender, SendFailed, SendTimeout
+from services.notifier.sender import Sender, SendFailed, SendTimeout, Unusable
 from services.notifier.settings import NotifierSettings
 
 __all__ = [
@@ -123,6 +124,8 @@ def post(sender: Sender, target: Target, alert: Alert, recipient: Recipient, *,
         status = sender.post(target.url, body, headers)
     except SendTimeout:
         return Attempt(ok=False, retryable=True, label="timeout")
+    except Unusable:
+        return Attempt(ok=False, retryable=False, label="unusable URL or proxy")
     except SendFailed:
         return Attempt(ok=False, retryable=True, label="connection error")
     return _of_status(status)

@@ -80,6 +80,13 @@ def test_a_refused_connection_is_retried() -> None:
     assert (attempt.ok, attempt.retryable, attempt.label) == (False, True, "connection error")
 
 
+@pytest.mark.parametrize("url", ["ftp://receiver.test/hook", "http://receiver.test:port/"])
+def test_an_unusable_url_is_final(url: str) -> None:
+    attempt = post(Sender(timeout_s=0.5), Target(url, SECRET), ALERT, RECIPIENT)
+    assert (attempt.ok, attempt.retryable, attempt.label) == (False, False,
+                                                              "unusable URL or proxy")
+
+
 def test_the_request_is_signed_with_the_idempotency_key() -> None:
     _, request = _post(Answer(200))
     headers = request.headers

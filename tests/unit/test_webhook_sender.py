@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from services.notifier import sender as sender_module
-from services.notifier.sender import MAX_BODY_READ, Sender, SendFailed
+from services.notifier.sender import MAX_BODY_READ, Sender, SendFailed, Unusable
 from tests.support.scripted import Answer, Request, ScriptedServer
 
 OK = Answer(200)
@@ -117,7 +117,7 @@ def test_close_closes_every_connection(sender: Sender) -> None:
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/hook", "http:///hook", "http://h:99999/"])
 def test_an_unusable_url_fails_without_naming_it(sender: Sender, url: str) -> None:
-    with pytest.raises(SendFailed) as failed:
+    with pytest.raises(Unusable) as failed:
         sender.post(url, BODY, {})
     assert "127.0.0.1" not in str(failed.value) and "h:" not in str(failed.value)
 
@@ -139,6 +139,12 @@ def test_no_proxy_sends_straight_to_the_receiver(sender: Sender,
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         assert sender.post(f"{receiver.url}/hook", BODY, {}) == 200
     assert (len(proxy.requests), len(receiver.requests)) == (0, 1)
+
+
+def test_an_https_proxy_is_unusable(sender: Sender, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "https://proxy.test:3128")
+    with pytest.raises(Unusable):
+        sender.post("http://case-system.test/hook", BODY, {})
 
 
 # --- TLS -------------------------------------------------------------------------------------
