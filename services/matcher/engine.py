@@ -28,7 +28,7 @@ from services.matcher.candidates import Ranked, merge_ranked, ranked_candidates
 from services.matcher.cluster import Candidate, Decision, decide
 from services.matcher.compare import TF_VALUES
 from services.matcher.index import (
-    LOCK_TIMEOUT_S,
+    MATCHER_LOCK_TIMEOUT_S,
     TF_MIN_RECORDS,
     ChildFacts,
     ChildInfo,
@@ -48,7 +48,7 @@ from services.matcher.stats import stats_bucket
 __all__ = ["Engine", "Result", "Thresholds"]
 
 Thresholds = Callable[[], tuple[float, float]]  # (upper, lower), read per event
-LOCK_RENEW_S = LOCK_TIMEOUT_S / 3  # exclusive() renews the lock's timeout this often
+LOCK_RENEW_S = MATCHER_LOCK_TIMEOUT_S / 3  # exclusive() renews the lock's timeout this often
 MAX_CONSTRAINT_ROUNDS = 8  # cannot-link re-decisions per event; each drops >= 1 child
 
 
@@ -132,7 +132,7 @@ class Engine:
             yield
             return
         self._release_stale()
-        lock, token = self.index.lock(), uuid.uuid4().hex
+        lock, token = self.index.lock(MATCHER_LOCK_TIMEOUT_S), uuid.uuid4().hex
         if not lock.acquire(token=token):
             raise TimeoutError("matcher lock not acquired")
         self._held, self._holder, self._token = lock, threading.get_ident(), token
@@ -151,7 +151,7 @@ class Engine:
 
     def _release_stale(self) -> None:
         """Free the lock this engine held when Redis went away (kept on disk, it would
-        otherwise stall every matcher, this one too, until it lapses: LOCK_TIMEOUT_S)."""
+        otherwise stall every matcher, this one too, until it lapses: MATCHER_LOCK_TIMEOUT_S)."""
         if self._stale is None:
             return
         lock, token = self._stale

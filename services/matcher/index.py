@@ -73,7 +73,12 @@ __all__ = ["ChildFacts", "ChildInfo", "Forgotten", "Index", "PractitionerOnRecor
            "PrefetchRequest", "Prefetched", "SealedRecord", "StoredRecord", "Superseded",
            "pack_json", "unpack_json"]
 
-LOCK_TIMEOUT_S = 30.0  # a matcher that dies holding the lock frees it after this
+LOCK_TIMEOUT_S = 30.0  # an operator's hold (a merge, split or deletion) lapses after this
+# A matcher's hold (one poll batch: well under a second, renewed as batches go by) lapses
+# after this, so a matcher killed while holding it stalls the others this long at most. Its
+# commits are fenced on the lock (`transaction`): a batch that outlives it writes nothing and
+# is retried. Operators' writes are not fenced, so their holds keep LOCK_TIMEOUT_S.
+MATCHER_LOCK_TIMEOUT_S = 10.0
 LOCK_WAIT_S = 60.0
 # Members a blocking key keeps, as a multiple of the newest `cap` an event reads: the rest
 # are never read. Trimmed on every addition, a key of the default cap (50) stays a listpack
@@ -436,8 +441,10 @@ class Index:
             out.append(hit)
         return out
 
-    def lock(self) -> Any:
-        return self.r.lock(self.k.lock, timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_WAIT_S)
+    def lock(self, timeout_s: float = LOCK_TIMEOUT_S) -> Any:
+        """The matchers' lock (redis-py's): held by a matcher for a poll batch
+        (MATCHER_LOCK_TIMEOUT_S), by an operator's change for its transaction (LOCK_TIMEOUT_S)."""
+        return self.r.lock(self.k.lock, timeout=timeout_s, blocking_timeout=LOCK_WAIT_S)
 
     def block_digests(self, f: Features) -> list[str]:
         """The keyed hashes naming a record's blocking keys (blocking.block_keys)."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
 from schemas import LinkOutcome
+from services.matcher import engine as engine_module
 from services.matcher.engine import Engine
-from services.matcher.index import Index
+from services.matcher.index import LOCK_TIMEOUT_S, MATCHER_LOCK_TIMEOUT_S, Index
 from services.matcher.model import default_model
 from tests.support.events import make_standardised as std
 
@@ -129,3 +132,30 @@ def test_a_fenced_transaction_aborts_if_the_lock_changes_before_exec(
         pipe.execute()
     assert not redis_client.exists(probe)
     redis_client.delete(lock)
+
+
+def test_a_matchers_hold_lapses_sooner_than_an_operators(engine: Engine,
+                                                         redis_client: redis.Redis) -> None:
+    """A matcher holds the lock for a poll batch, renewed as batches go by, and with a short
+    timeout: killed while holding it, it stalls the other matchers MATCHER_LOCK_TIMEOUT_S at
+    most (its commits are fenced, so a batch that outlives it writes nothing). An operator's
+    change (merge, split, deletion) is not fenced, so its hold keeps LOCK_TIMEOUT_S."""
+    lock = engine.index.k.lock
+    with engine.exclusive():
+        assert 0 < redis_client.pttl(lock) <= MATCHER_LOCK_TIMEOUT_S * 1000
+    with engine.index.lock():
+        assert MATCHER_LOCK_TIMEOUT_S * 1000 < redis_client.pttl(lock) <= LOCK_TIMEOUT_S * 1000
+
+
+def test_a_matcher_goes_on_once_a_dead_matchers_hold_lapses(
+        engine: Engine, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another engine on the same store takes over when the holder died mid-batch: its hold
+    lapses (here after 1.5 s), and nothing the dead one decided is needed to go on."""
+    monkeypatch.setattr(engine_module, "MATCHER_LOCK_TIMEOUT_S", 1.5)
+    dead = engine.exclusive()
+    dead.__enter__()  # a matcher killed while it holds the lock: it never leaves
+    other = Engine(engine.index, engine.model)
+    began = time.monotonic()
+    assert other.process(std()).decision.outcome is LinkOutcome.new_child
+    waited = time.monotonic() - began
+    assert 1.0 < waited < 1.5 + 1.0, f"waited {waited:.1f} s"

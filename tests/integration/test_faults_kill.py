@@ -53,7 +53,8 @@ WORKERS = 2  # notifier delivery workers: the most POSTs in flight at a kill
 SERVICES = ("ingest", "matcher", "notifier")
 DELIVERIES_PER_EVENT = 0.6  # webhooks per demo event, about: how far the notifier has got
 # A matcher killed while it holds the matchers' Redis lock holds everyone up until the lock
-# times out (services/matcher/index.py LOCK_TIMEOUT_S, 30 s): allow for that per kill.
+# times out (services/matcher/index.py MATCHER_LOCK_TIMEOUT_S, 10 s): allowed for per kill,
+# with room to spare.
 DRAIN_S = 60.0 + 35.0 * ROUNDS
 
 pytestmark = [pytest.mark.integration,

@@ -23,7 +23,7 @@ import pytest
 import redis
 
 from services.matcher.engine import Engine
-from services.matcher.index import LOCK_TIMEOUT_S, Index
+from services.matcher.index import MATCHER_LOCK_TIMEOUT_S, Index
 from services.matcher.model import default_model
 from signpost.demo import demo_dataset
 from signpost.embedded import EmbeddedServer, free_port, start_redis
@@ -175,7 +175,7 @@ def test_the_redis_probe_follows_the_server(tmp_path: Path) -> None:
 
 def test_a_matcher_frees_the_lock_it_held_when_redis_went_away(own_redis: _Restartable) -> None:
     """The lock is on disk with the rest: without this, Redis back after a blip would find it
-    held, and every matcher, this one too, would wait for it to lapse (LOCK_TIMEOUT_S)."""
+    held, and every matcher, this one too, would wait for it to lapse (MATCHER_LOCK_TIMEOUT_S)."""
     client = redis.Redis.from_url(own_redis.url, decode_responses=True, socket_timeout=2,
                                   socket_connect_timeout=2)
     engine = Engine(Index.private(client, "tlock", b"test-secret"), default_model())
@@ -188,5 +188,5 @@ def test_a_matcher_frees_the_lock_it_held_when_redis_went_away(own_redis: _Resta
     with engine.exclusive():
         waited = time.monotonic() - began
         engine.process(std(record_id="R2"))
-    assert waited < LOCK_TIMEOUT_S / 3, f"waited {waited:.1f} s for its own lock"
+    assert waited < MATCHER_LOCK_TIMEOUT_S / 3, f"waited {waited:.1f} s for its own lock"
     assert not client.exists(engine.index.k.lock)
