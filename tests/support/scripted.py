@@ -4,7 +4,6 @@ system's server. It records each request and which connection carried it."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import ssl
 import threading
@@ -13,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import BinaryIO
+
+from tests.support.tcpproxy import hang_up
 
 __all__ = ["Answer", "Request", "ScriptedServer"]
 
@@ -60,9 +61,7 @@ class ScriptedServer:
         with self._lock:
             conns, self._open = self._open, set()
         for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
+            hang_up(conn)
 
     def __enter__(self) -> ScriptedServer:
         return self

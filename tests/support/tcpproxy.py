@@ -14,7 +14,7 @@ import contextlib
 import socket
 import threading
 
-__all__ = ["TcpProxy"]
+__all__ = ["TcpProxy", "hang_up"]
 
 CHUNK = 65536
 
@@ -40,15 +40,11 @@ class TcpProxy:
         """Stop listening and close every connection through the proxy."""
         listener, self._listener = self._listener, None
         if listener is not None:
-            with contextlib.suppress(OSError):
-                listener.shutdown(socket.SHUT_RDWR)
-            listener.close()
+            hang_up(listener)
         with self._lock:
             conns, self._conns = self._conns, set()
         for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
+            hang_up(conn)
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -83,3 +79,10 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
             with self._lock:
                 self._conns -= {src, dst}
+
+
+def hang_up(sock: socket.socket) -> None:
+    """Shut a socket down both ways (its peer sees the end at once) and close it."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
