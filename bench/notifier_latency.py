@@ -42,6 +42,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
+        self.order: list[str] = []  # alert ids in the order they first arrived
         self.posts = 0
         self._lock = threading.Lock()
         receiver = self
@@ -53,9 +54,12 @@ class Receiver:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 at = time.perf_counter()
                 key = self.headers.get("Idempotency-Key", "")
+                alert_id = key.partition(":")[0]
                 with receiver._lock:
                     receiver.posts += 1
-                    receiver.arrived.setdefault(key.partition(":")[0], at)
+                    if alert_id not in receiver.arrived:
+                        receiver.arrived[alert_id] = at
+                        receiver.order.append(alert_id)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
