@@ -96,8 +96,8 @@ def instrumented(engine: engine_module.Engine, timers: Timers) -> Iterator[list[
     keystore.warm = wrapped(timers, PHASES[-1][2], warm)  # type: ignore[method-assign]
     transaction = engine.index.transaction
 
-    def timed_transaction() -> Any:
-        pipe = transaction()
+    def timed_transaction(*args: Any, **kwargs: Any) -> Any:  # Index.transaction's own
+        pipe = transaction(*args, **kwargs)
         pipe.execute = wrapped(timers, "write the batch (one MULTI)", pipe.execute)
         return pipe
     engine.index.transaction = timed_transaction  # type: ignore[method-assign]
