@@ -52,17 +52,38 @@ DRAIN_S = 120.0
 
 
 class Arrivals:
-    """Reads a topic from its start on a thread: first arrival time per key of each value."""
+    """One topic's values as a `Reader` reads them: first arrival time per key of each."""
 
-    def __init__(self, bootstrap: str, topic: str, key: str, also: str | None = None) -> None:
+    def __init__(self, key: str, also: str | None = None) -> None:
         self.first: dict[str, float] = {}
         self.also: dict[str, str] = {}  # value[key] -> value[also]
         self.order: list[tuple[str, str]] = []  # (value[key], value[also]) as they arrived
+        self._key, self._also = key, also
+
+    def add(self, raw: bytes, at: float) -> None:
+        value = json.loads(raw)
+        self.first.setdefault(value[self._key], at)
+        if self._also:
+            self.also[value[self._key]] = value[self._also]
+            self.order.append((value[self._key], value[self._also]))
+
+    def has_all(self, keys: set[str]) -> bool:
+        """Has each of these arrived? Cheap while they have not: polled every 10 ms, where
+        `set(self.first)` of a million keys each time took a core from the services."""
+        return len(self.first) >= len(keys) and self.first.keys() >= keys
+
+
+class Reader:
+    """Reads topics from their start on one thread, into each topic's `Arrivals`: one consumer
+    for all of them, since each consumer's fetch loop costs this process CPU that the services
+    it measures could use."""
+
+    def __init__(self, bootstrap: str, topics: dict[str, Arrivals]) -> None:
+        self._topics = topics
         self._stop = threading.Event()
-        self._consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+        self._consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
                                        auto_offset_reset="earliest", fetch_max_wait_ms=10,
                                        **NO_CLIENT_METRICS)
-        self._key, self._also = key, also
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -70,19 +91,11 @@ class Arrivals:
         while not self._stop.is_set():
             got = self._consumer.poll(timeout_ms=100)
             at = time.perf_counter()
-            for batch in got.values():
+            for tp, batch in got.items():
+                arrivals = self._topics[tp.topic]
                 for record in batch:
-                    value = json.loads(record.value)
-                    self.first.setdefault(value[self._key], at)
-                    if self._also:
-                        self.also[value[self._key]] = value[self._also]
-                        self.order.append((value[self._key], value[self._also]))
+                    arrivals.add(record.value, at)
         self._consumer.close()
-
-    def has_all(self, keys: set[str]) -> bool:
-        """Has each of these arrived? Cheap while they have not: polled every 10 ms, where
-        `set(self.first)` of a million keys each time took a core from the services."""
-        return len(self.first) >= len(keys) and self.first.keys() >= keys
 
     def close(self) -> None:
         self._stop.set()
@@ -103,7 +116,7 @@ class Pipeline:
 
     def processes(self) -> dict[str, int]:
         """Every process whose CPU a phase counts: the services, the embedded servers and this
-        one ("bench": the publisher, the two topic readers and the webhook receiver)."""
+        one ("bench": the publisher, the topic reader and the webhook receiver)."""
         return ({s: c.pid for s, c in zip(SERVICES, self.children, strict=True)}
                 | self.servers | {"bench": os.getpid()})
 
@@ -172,10 +185,9 @@ def pipeline(events: list[dict[str, Any]], partitions: int = 3,
         ensure_topics(settings)
         children = [_spawn(s, env) for s in SERVICES]
         opened.callback(_stop_children, children)
-        links = Arrivals(bootstrap, settings.topics.links, "event_id")
-        opened.callback(links.close)
-        alerts = Arrivals(bootstrap, settings.topics.alerts, "alert_id", also="event_id")
-        opened.callback(alerts.close)
+        links, alerts = Arrivals("event_id"), Arrivals("alert_id", also="event_id")
+        reader = Reader(bootstrap, {settings.topics.links: links, settings.topics.alerts: alerts})
+        opened.callback(reader.close)
         yield Pipeline(settings, keys, receiver, links, alerts, children, servers)
 
 
