@@ -6,7 +6,8 @@ receiver: a POST costs ~80 µs of the notifier's CPU where httpx.Client spent ~3
 HTTP is small, and all of it is here: HTTP/1.1 keep-alive, TLS with the system's trust
 store (certificates and host names verified), the connect/read/write timeout, no redirects
 (a 3xx is a final answer), and the proxy the environment names (HTTP_PROXY, HTTPS_PROXY,
-NO_PROXY, as urllib reads them; an http:// proxy, through a CONNECT tunnel for https).
+NO_PROXY, as urllib reads them; an http:// proxy, with Basic credentials if its URL has
+them, through a CONNECT tunnel for https).
 
 Failures are kinds, never messages (a message may quote a URL or a peer's words):
 `SendTimeout`, `Unusable` (a URL or proxy that cannot be used) and `SendFailed`.
@@ -14,6 +15,7 @@ Failures are kinds, never messages (a message may quote a URL or a peer's words)
 
 from __future__ import annotations
 
+import base64
 import http.client
 import select
 import ssl
@@ -21,7 +23,7 @@ import threading
 import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 __all__ = ["SendFailed", "SendTimeout", "Sender", "Unusable"]
 
@@ -53,6 +55,7 @@ class _Route:
     port: int
     path: str
     proxy: SplitResult | None
+    proxy_auth: dict[str, str]  # Proxy-Authorization, from the proxy URL's user and password
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -72,14 +75,18 @@ def _route(url: str) -> _Route:
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     proxies = urllib.request.getproxies()
     proxy_url = proxies.get(parts.scheme) or proxies.get("all")
-    proxy = None
+    proxy, auth = None, {}
     if proxy_url and not urllib.request.proxy_bypass(parts.hostname):
         proxy = urlsplit(proxy_url if "://" in proxy_url else f"http://{proxy_url}")
         if proxy.scheme != "http" or not proxy.hostname:
             raise Unusable("only an http:// proxy is supported")
+        if proxy.username is not None:
+            user_pass = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+            auth = {"Proxy-Authorization":
+                    "Basic " + base64.b64encode(user_pass.encode()).decode("ascii")}
         if parts.scheme == "http":
             path = url  # an http proxy takes the absolute URL
-    return _Route(parts.scheme, parts.hostname, port, path, proxy)
+    return _Route(parts.scheme, parts.hostname, port, path, proxy, auth)
 
 
 class Sender:
@@ -101,6 +108,8 @@ class Sender:
         """The answer's status code; SendTimeout or SendFailed if there was none."""
         route = _route(url)
         headers = {**headers, "Host": _host_header(route)}
+        if route.scheme == "http":
+            headers.update(route.proxy_auth)  # the proxy reads it (https: in the CONNECT)
         conn, reused = self._connection(route)
         try:
             try:
@@ -156,7 +165,7 @@ class Sender:
         if route.scheme == "http":
             return http.client.HTTPConnection(host, port, timeout=self.timeout_s)
         conn = http.client.HTTPSConnection(host, port, timeout=self.timeout_s, context=self._tls)
-        conn.set_tunnel(route.host, route.port)
+        conn.set_tunnel(route.host, route.port, headers=route.proxy_auth or None)
         return conn
 
     def _mine(self) -> dict[tuple[str, str, int], http.client.HTTPConnection]:

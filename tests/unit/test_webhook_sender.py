@@ -3,6 +3,7 @@ through a proxy) that close, refuse and misbehave as receivers do."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import socket
@@ -132,6 +133,15 @@ def test_an_http_proxy_from_the_environment_gets_the_absolute_url(
     assert request.headers["host"] == "case-system.test:8080"
 
 
+def test_a_proxys_credentials_go_to_the_proxy(sender: Sender,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with ScriptedServer(_ok) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://signpost:p%40ss@127.0.0.1:{proxy.port}")
+        assert sender.post("http://case-system.test/hook", BODY, {}) == 200
+    assert proxy.requests[0].headers["proxy-authorization"] == (
+        "Basic " + base64.b64encode(b"signpost:p@ss").decode())
+
+
 def test_no_proxy_sends_straight_to_the_receiver(sender: Sender,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     with ScriptedServer(_ok) as proxy, ScriptedServer(_ok) as receiver:
@@ -207,11 +217,24 @@ def test_https_through_an_http_proxy_is_tunnelled(certificate: tuple[Path, Path]
     assert server.requests[0].body == BODY
 
 
+def test_a_tunnels_credentials_go_to_the_proxy_alone(certificate: tuple[Path, Path],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    sender = Sender(timeout_s=2.0)
+    with ScriptedServer(_ok, tls=_tls(certificate)) as server, _ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://signpost:secret@127.0.0.1:{proxy.port}")
+        assert sender.post(f"{server.url}/hook", BODY, {}) == 200
+    sender.close()
+    assert proxy.heads[0].lower().count(b"proxy-authorization: basic ") == 1
+    assert "proxy-authorization" not in server.requests[0].headers
+
+
 class _ConnectProxy:
     """A real HTTP proxy that only tunnels (CONNECT host:port), as for https."""
 
     def __init__(self) -> None:
         self.tunnels: list[str] = []
+        self.heads: list[bytes] = []  # each CONNECT request, as it came
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -235,6 +258,7 @@ class _ConnectProxy:
         while b"\r\n\r\n" not in head:
             head += client.recv(4096)
         target = head.split(b" ")[1].decode()
+        self.heads.append(head)
         self.tunnels.append(target)
         host, port = target.rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)))
