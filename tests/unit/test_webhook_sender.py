@@ -205,26 +205,30 @@ def test_https_to_a_receiver_it_does_not_trust_fails(certificate: tuple[Path, Pa
     assert server.requests == []
 
 
-def test_https_through_an_http_proxy_is_tunnelled(certificate: tuple[Path, Path],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _tunnelled(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
+               credentials: str = "") -> tuple[ScriptedServer, _ConnectProxy]:
+    """One POST to a TLS receiver the machine trusts, through a CONNECT proxy named by
+    HTTPS_PROXY (with `credentials`, "user:password@", in its URL); (receiver, proxy)."""
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
     sender = Sender(timeout_s=2.0)
     with ScriptedServer(_ok, tls=_tls(certificate)) as server, _ConnectProxy() as proxy:
-        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://{credentials}127.0.0.1:{proxy.port}")
         assert sender.post(f"{server.url}/hook", BODY, {}) == 200
     sender.close()
+    return server, proxy
+
+
+def test_https_through_an_http_proxy_is_tunnelled(certificate: tuple[Path, Path],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    server, proxy = _tunnelled(certificate, monkeypatch)
     assert proxy.tunnels == [f"127.0.0.1:{server.port}"]
     assert server.requests[0].body == BODY
+    assert b"proxy-authorization" not in proxy.heads[0].lower()
 
 
 def test_a_tunnels_credentials_go_to_the_proxy_alone(certificate: tuple[Path, Path],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
-    sender = Sender(timeout_s=2.0)
-    with ScriptedServer(_ok, tls=_tls(certificate)) as server, _ConnectProxy() as proxy:
-        monkeypatch.setenv("HTTPS_PROXY", f"http://signpost:secret@127.0.0.1:{proxy.port}")
-        assert sender.post(f"{server.url}/hook", BODY, {}) == 200
-    sender.close()
+    server, proxy = _tunnelled(certificate, monkeypatch, credentials="signpost:secret@")
     assert proxy.heads[0].lower().count(b"proxy-authorization: basic ") == 1
     assert "proxy-authorization" not in server.requests[0].headers
 
