@@ -25,6 +25,7 @@ from signpost.embedded import EmbeddedServer, free_port, start_broker
 from signpost.kafka import ensure_topics
 from signpost.settings import CommonSettings
 from tests.support.pipeline import (
+    FaultRun,
     ServiceProcess,
     TopicLog,
     check_delivered_once,
@@ -33,11 +34,8 @@ from tests.support.pipeline import (
     delivery_key,
     failing,
     publish_signed,
-    service_env,
-    signing_keys,
     wait_all_ok,
 )
-from tests.support.receiver import WebhookReceiver
 from tests.support.tcpproxy import TcpProxy
 from tests.support.wait import wait_until
 
@@ -81,12 +79,9 @@ def test_broker_outage_degrades_then_recovers_losing_nothing(
     ensure_topics(settings)
     events, _ = demo_dataset(CHILDREN, seed=int(uuid.uuid4().int % 1000))
     first, second = events[: len(events) // 2], events[len(events) // 2:]
-    keys = signing_keys(events)
-    receiver = WebhookReceiver().start()
-    values = service_env(env, keys, receiver.url)
-    services = {name: ServiceProcess(name, values, tmp_path).start() for name in SERVICES}
-    links = TopicLog(bootstrap, settings.topics.links)
-    alerts = TopicLog(bootstrap, settings.topics.alerts)
+    run = FaultRun.start(env, events, settings, tmp_path, SERVICES)
+    keys, receiver, services, links, alerts = (run.keys, run.receiver, run.services, run.links,
+                                               run.alerts)
     try:
         publish_signed(settings, first, keys)
         wait_until(lambda: len(links.decisions()) >= 50, timeout_s=60)
@@ -114,10 +109,7 @@ def test_broker_outage_degrades_then_recovers_losing_nothing(
                                       _count(bootstrap, settings.topics.events))
         time.sleep(1.5)  # stragglers: anything more would be a duplicate
     finally:
-        links.close()
-        alerts.close()
-        codes = {name: s.stop() for name, s in services.items()}
-        receiver.stop()
+        codes = run.stop()
 
     assert linked_at_cut < len(first), "the outage came after the stream ended"
     check_one_decision_each(ids, links.decisions())

@@ -32,17 +32,13 @@ from signpost.demo import demo_dataset
 from signpost.kafka import ensure_topics
 from signpost.settings import CommonSettings
 from tests.support.pipeline import (
-    ServiceProcess,
-    TopicLog,
+    FaultRun,
     check_delivered_once,
     check_one_decision_each,
     deliveries_expected,
     delivery_key,
     publish_signed,
-    service_env,
-    signing_keys,
 )
-from tests.support.receiver import WebhookReceiver
 from tests.support.wait import wait_until
 
 EVENTS = int(os.environ.get("SIGNPOST_FAULT_EVENTS", "2000"))
@@ -76,15 +72,11 @@ def test_kill_9_each_service_mid_stream_loses_and_duplicates_nothing(
                               topic_prefix=env["SIGNPOST_TOPIC_PREFIX"], partitions=3)
     ensure_topics(settings)
     events, _ = demo_dataset(max(1, EVENTS // 4), seed=SEED)
-    keys = signing_keys(events)
-    receiver = WebhookReceiver().start()
-    values = service_env(env, keys, receiver.url)
-    services = {name: ServiceProcess(name, values, tmp_path).start() for name in SERVICES}
-    links = TopicLog(settings.kafka_bootstrap, settings.topics.links)
-    alerts = TopicLog(settings.kafka_bootstrap, settings.topics.alerts)
-    accepted = TopicLog(settings.kafka_bootstrap, settings.topics.events)  # ingest's output
-    dlqs = [TopicLog(settings.kafka_bootstrap, t)
-            for t in (settings.topics.events_dlq, settings.topics.alerts_dlq)]
+    run = FaultRun.start(env, events, settings, tmp_path, SERVICES)
+    keys, receiver, services, links, alerts = (run.keys, run.receiver, run.services, run.links,
+                                               run.alerts)
+    accepted = run.log(settings.topics.events)  # ingest's output
+    dlqs = [run.log(t) for t in (settings.topics.events_dlq, settings.topics.alerts_dlq)]
     kills: list[str] = []
     feeder = threading.Thread(target=publish_signed, args=(settings, events, keys, RATE_PER_S),
                               daemon=True)
@@ -95,7 +87,7 @@ def test_kill_9_each_service_mid_stream_loses_and_duplicates_nothing(
                 "matcher": lambda: len(links.decisions()) / len(events),
                 "notifier": lambda: len(receiver.received) / (DELIVERIES_PER_EVENT * len(events))}
         # Each service is killed on its own clock: one waiting for its next share does not
-        # hold up another's kills (a matcher killed holding the lock stalls links for 30 s,
+        # hold up another's kills (a matcher killed holding the lock stalls links for 10 s,
         # while the ingest goes on), so every kill lands while its service still has work.
         # The processes are started from this thread: a child dies with the thread that
         # started it (tests.support.pipeline.die_with_parent).
@@ -120,10 +112,7 @@ def test_kill_9_each_service_mid_stream_loses_and_duplicates_nothing(
                    >= deliveries_expected(alerts.values), timeout_s=DRAIN_S)
         time.sleep(2.0)  # stragglers: anything more would be a duplicate
     finally:
-        for log in (links, alerts, accepted, *dlqs):
-            log.close()
-        codes = {name: s.stop() for name, s in services.items()}
-        receiver.stop()
+        codes = run.stop()
     wanted = deliveries_expected(alerts.values)
     print(f"seed {SEED}: {len(events)} events, kills (service@its share done): {kills}")
 

@@ -32,8 +32,7 @@ from signpost.kafka import ensure_topics
 from signpost.settings import CommonSettings
 from tests.support.events import make_standardised as std
 from tests.support.pipeline import (
-    ServiceProcess,
-    TopicLog,
+    FaultRun,
     check_delivered_once,
     check_one_decision_each,
     deliveries_expected,
@@ -41,11 +40,8 @@ from tests.support.pipeline import (
     failing,
     healthz,
     publish_signed,
-    service_env,
-    signing_keys,
     wait_all_ok,
 )
-from tests.support.receiver import WebhookReceiver
 from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -106,14 +102,10 @@ def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
     ensure_topics(settings)
     events, _ = demo_dataset(CHILDREN, seed=7)
     first, second = events[: len(events) // 2], events[len(events) // 2:]
-    keys = signing_keys(events)
-    receiver = WebhookReceiver().start()
-    values = service_env(env, keys, receiver.url)
-    services = {name: ServiceProcess(name, values, tmp_path).start() for name in SERVICES}
-    links = TopicLog(settings.kafka_bootstrap, settings.topics.links)
-    alerts = TopicLog(settings.kafka_bootstrap, settings.topics.alerts)
-    dlqs = [TopicLog(settings.kafka_bootstrap, t)
-            for t in (settings.topics.events_dlq, settings.topics.alerts_dlq)]
+    run = FaultRun.start(env, events, settings, tmp_path, SERVICES)
+    keys, receiver, services, links, alerts = (run.keys, run.receiver, run.services, run.links,
+                                               run.alerts)
+    dlqs = [run.log(t) for t in (settings.topics.events_dlq, settings.topics.alerts_dlq)]
     ids = [e["event_id"] for e in events]
     try:
         wait_all_ok(services.values())
@@ -142,10 +134,7 @@ def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
         wait_all_ok(services.values())
         time.sleep(2.0)  # stragglers: anything more would be a duplicate
     finally:
-        for log in (links, alerts, *dlqs):
-            log.close()
-        codes = {name: s.stop() for name, s in services.items()}
-        receiver.stop()
+        codes = run.stop()
 
     assert linked_at_kill < len(first), "Redis went after the first half was all linked"
     check_one_decision_each(ids, links.decisions())

@@ -28,6 +28,7 @@ from signpost.embedded import die_with_parent, free_port
 from signpost.kafka import make_producer
 from signpost.settings import CommonSettings
 from signpost.signing import signed_headers
+from tests.support.receiver import WebhookReceiver
 from tests.support.wait import wait_until
 
 __all__ = [
@@ -292,3 +293,48 @@ def check_delivered_once(received: Iterable[Any], wanted: set[str],
     for key in replays:
         assert len({r.body for r in received if delivery_key(r) == key}) == 1, key
     return replays
+
+
+@dataclass
+class FaultRun:
+    """What a fault test runs: the three services as processes, signed for the events'
+    agencies and posting to one webhook receiver, and logs of `child.links`, `alerts` and any
+    other topic asked for (`log`). Started from the calling thread (die_with_parent)."""
+
+    keys: dict[str, str]
+    receiver: WebhookReceiver
+    services: dict[str, ServiceProcess]
+    links: TopicLog
+    alerts: TopicLog
+    bootstrap: str
+    _logs: list[TopicLog] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, env: dict[str, str], events: Iterable[dict[str, Any]],
+              settings: CommonSettings, tmp_path: Path,
+              names: Iterable[str] = ("ingest", "matcher", "notifier")) -> FaultRun:
+        keys = signing_keys(events)
+        receiver = WebhookReceiver().start()
+        values = service_env(env, keys, receiver.url)
+        services = {name: ServiceProcess(name, values, tmp_path).start() for name in names}
+        bootstrap = settings.kafka_bootstrap
+        links = TopicLog(bootstrap, settings.topics.links)
+        alerts = TopicLog(bootstrap, settings.topics.alerts)
+        return cls(keys, receiver, services, links, alerts, bootstrap, [links, alerts])
+
+    def log(self, topic: str) -> TopicLog:
+        """A log of one more topic, closed with the others."""
+        log = TopicLog(self.bootstrap, topic)
+        self._logs.append(log)
+        return log
+
+    def stop(self) -> dict[str, int | None]:
+        """Close the logs, stop the services and the receiver; each service's exit code."""
+        for log in self._logs:
+            log.close()
+        codes = {name: s.stop() for name, s in self.services.items()}
+        self.receiver.stop()
+        return codes
+
+
+__all__ += ["FaultRun"]
