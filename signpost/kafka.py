@@ -89,8 +89,10 @@ def security_options(settings: CommonSettings) -> dict[str, Any]:
 
 
 #: kafka-python's own metrics (sensors recorded on every send, fetch and request) are read by
-#: nothing here: the lag gauges come from committed offsets and fetch highwaters. Off, they
-#: cost nothing (bench/ingest_cpu.py; README, "Speed and memory").
+#: nothing here: the lag gauges come from committed offsets and fetch highwaters. Turned off
+#: in producers and consumers (~9% of the ingest's CPU: bench/ingest_cpu.py; README, "Speed
+#: and memory"); not in `client_options`, which the admin client also takes and which has no
+#: such option.
 NO_CLIENT_METRICS: dict[str, Any] = {"metrics_enabled": False}
 
 
