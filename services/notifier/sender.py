@@ -21,7 +21,7 @@ import select
 import ssl
 import threading
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -54,8 +54,9 @@ class _Route:
     host: str
     port: int
     path: str
-    proxy: SplitResult | None
-    proxy_auth: dict[str, str]  # Proxy-Authorization, from the proxy URL's user and password
+    # The proxy's URL and Proxy-Authorization (from its user and password): kept out of repr.
+    proxy: SplitResult | None = field(repr=False)
+    proxy_auth: dict[str, str] = field(repr=False)
 
     @property
     def key(self) -> tuple[str, str, int]:
