@@ -7,7 +7,6 @@ last); a predicate may assume the levels before it were not met.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 import jellyfish
 
@@ -152,13 +151,13 @@ def dob_exact(a: Features, b: Features) -> bool:
 
 
 def dob_swapped(a: Features, b: Features) -> bool:
-    """Day and month transposed (US-style entry): 2014-03-07 ~ 2014-07-03."""
-    da, db = a.dob_date, b.dob_date
-    return _swapped(da, db)
-
-
-def _swapped(da: date | None, db: date | None) -> bool:
-    return bool(da and db) and da.year == db.year and (da.month, da.day) == (db.day, db.month)  # type: ignore[union-attr]
+    """Day and month transposed (US-style entry): 2014-03-07 ~ 2014-07-03. Read off the ISO
+    strings (YYYY-MM-DD, zero-padded), as `dob_year_off`: scored against every candidate, so
+    no dates are made."""
+    sa, sb = a.dob, b.dob
+    if not (sa and sb):
+        return False
+    return sa[:4] == sb[:4] and sa[5:7] == sb[8:10] and sa[8:10] == sb[5:7]
 
 
 def dob_one_digit(a: Features, b: Features) -> bool:
@@ -178,10 +177,10 @@ def dob_one_digit(a: Features, b: Features) -> bool:
 
 def dob_year_off(a: Features, b: Features) -> bool:
     """Same day and month, year one apart."""
-    da, db = a.dob_date, b.dob_date
-    return bool(da and db) and (da.month, da.day) == (db.month, db.day) and abs(  # type: ignore[union-attr]
-        da.year - db.year  # type: ignore[union-attr]
-    ) == 1
+    sa, sb = a.dob, b.dob
+    if not (sa and sb):
+        return False
+    return sa[4:] == sb[4:] and abs(int(sa[:4]) - int(sb[:4])) == 1
 
 
 # --- sex ----------------------------------------------------------------------------------

@@ -129,6 +129,10 @@ DOB = [
     ("two digits differ, not transposed", "2014-03-12", "2014-03-27", "else"),
     ("two digits apart swapped", "2014-03-17", "2014-07-13", "else"),
     ("year off by one", "2019-03-07", "2020-03-07", "year_off_by_one"),
+    ("year off by one, earlier", "2020-03-07", "2019-03-07", "year_off_by_one"),
+    ("year off by two", "2018-03-07", "2020-03-07", "else"),
+    ("day and month swapped, another year", "2014-03-07", "2016-07-03", "else"),
+    ("day and month swapped, year off by one", "2014-03-07", "2015-07-03", "else"),
     ("different", "2014-03-07", "2011-10-22", "else"),
     ("missing", None, "2014-03-07", "null"),
 ]
