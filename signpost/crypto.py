@@ -50,7 +50,7 @@ __all__ = [
 NONCE_BYTES = 12
 DATA_KEY_BYTES = 32
 CACHE_TTL_S = 300.0  # an unwrapped key lives this long in one process's memory, at most
-CACHE_MAX = 100_000  # unwrapped keys kept per process (about 15 MB)
+CACHE_MAX = 100_000  # unwrapped keys kept per process (about 15 MB); SIGNPOST_KEY_CACHE_ENTRIES
 
 
 class CryptoError(Exception):
@@ -115,11 +115,12 @@ def unb64(text: str) -> bytes:
 
 
 class _Cache:
-    """Unwrapped data keys, bounded in number and age; thread-safe."""
+    """Unwrapped data keys, bounded in number (`size`; 0: none kept) and age; thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = CACHE_MAX) -> None:
         self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
+        self._size = size
 
     def get(self, key_id: str) -> bytes | None:
         with self._lock:
@@ -135,7 +136,7 @@ class _Cache:
         with self._lock:
             self._items[key_id] = (time.monotonic(), key)
             self._items.move_to_end(key_id)
-            while len(self._items) > CACHE_MAX:
+            while len(self._items) > self._size:
                 self._items.popitem(last=False)
 
     def drop(self, key_ids: Iterable[str]) -> None:
@@ -153,12 +154,14 @@ class KeyStore:
     is always read from the store, so a record deleted and then seen again gets a new key.
     """
 
-    def __init__(self, client: redis.Redis, prefix: str, master: bytes) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, master: bytes,
+                 cache_entries: int = CACHE_MAX) -> None:
+        """`cache_entries`: unwrapped keys this process keeps (0: none)."""
         self.r = client
         self.prefix = prefix
         self._wrap = AESGCM(_derive(master, "wrap"))
         self._id_key = _derive(master, "key-id")
-        self._cache = _Cache()
+        self._cache = _Cache(cache_entries)
 
     def key_id(self, agency_id: str, agency_record_id: str) -> str:
         material = f"{agency_id}|{agency_record_id}".encode()
@@ -300,7 +303,8 @@ def keystore_for(settings: CommonSettings) -> KeyStore:
                           "keys that open it")
     client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5.0,
                                   socket_connect_timeout=5.0, health_check_interval=30)
-    return KeyStore(client, settings.key_prefix, master_key(settings))
+    return KeyStore(client, settings.key_prefix, master_key(settings),
+                    settings.key_cache_entries)
 
 
 def _event_aad(event_id: str, key_id: str) -> bytes:

@@ -105,7 +105,8 @@ def match_file(events: Path, out: Path, settings: MatcherSettings,
     run_settings = settings.model_copy(update={"key_prefix": prefix})
     # The run's data keys live and die with its private prefix, in the same Redis: nothing
     # of a match-file run outlives it.
-    keystore = KeyStore(make_redis(run_settings), prefix, master_key(run_settings))
+    keystore = KeyStore(make_redis(run_settings), prefix, master_key(run_settings),
+                        run_settings.key_cache_entries)
     engine = build_engine(run_settings, shared=False, keystore=keystore)
     try:
         rows, summary = _run(engine, events, tick)

@@ -96,6 +96,10 @@ class CommonSettings(BaseSettings):
         default=None,
         description="Redis of the wrapped data keys; None = REDIS_URL (dev and test only: "
                     "production needs a Redis of its own)")
+    key_cache_entries: int = Field(
+        default=100_000, ge=0,
+        description="unwrapped data keys each process keeps in memory for opening (~150 "
+                    "bytes each), newest used first, each for 5 minutes at most; 0 = off")
     kafka_ssl_cafile: str | None = Field(
         default=None,
         description="CA bundle (PEM) the brokers' certificates are checked against; None = "

@@ -40,3 +40,17 @@ def test_a_deleted_key_is_replaced_not_served_from_memory(redis_client: redis.Re
     assert new_id == old_id  # the id is a keyed hash of the record
     assert new_key != old_key
     assert keystore(redis_client, store.prefix).get(new_id) == new_key
+
+
+@pytest.mark.parametrize(("entries", "served_from_memory"), [(3, True), (2, False), (0, False)])
+def test_the_key_cache_holds_as_many_keys_as_it_is_given(
+        redis_client: redis.Redis, entries: int, served_from_memory: bool) -> None:
+    """SIGNPOST_KEY_CACHE_ENTRIES: a key read for opening stays in memory (for
+    CACHE_TTL_S at most) only while it is among the newest `entries` used."""
+    prefix = f"ks{uuid.uuid4().hex[:8]}"
+    made = keystore(redis_client, prefix).for_records([("s", "R1"), ("s", "R2"), ("s", "R3")])
+    ids = [key_id for key_id, _ in made.values()]
+    reader = KeyStore(redis_client, prefix, b"m" * 32, cache_entries=entries)
+    assert set(reader.get_many(ids)) == set(ids)  # R1 is the oldest used
+    redis_client.delete(reader._name(ids[0]))  # gone from the store, behind the reader's back
+    assert (ids[0] in reader.get_many(ids[:1])) is served_from_memory
