@@ -105,7 +105,7 @@ def forget_child(
         raise typer.BadParameter("must not be empty", param_hint="--reason")
     with _operations() as ops:
         index = ops.index
-        with index.lock():
+        with index.held():
             if not index.exists(child_id):
                 raise _fail(LookupError("no child is held under this id"))
             gone = index.forget_child(child_id)

@@ -8,7 +8,8 @@ child's records, index entries and data keys: what is left anywhere of its bytes
 Consistency: Engine.process holds `lock` (one Redis lock shared by every matcher; the service
 holds it once per poll batch, Engine.exclusive) while it reads candidates and commits, and
 commit() writes everything of one event, including its stored result, in one MULTI/EXEC
-transaction. A crash leaves either all of an event or none.
+transaction. A crash leaves either all of an event or none. Operators' changes hold the same
+lock (`held`); every transaction under it is fenced on its token (`transaction`).
 
 Memory (README, "Speed and memory"): event ids are 22 characters in key names and set members
 (keys.py `compact_id`); a record seals its fields positionally (`_pack`); blocking and
@@ -42,7 +43,8 @@ import re
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -50,7 +52,7 @@ from typing import Any, cast
 
 import redis
 from pydantic import BaseModel, ConfigDict
-from redis.exceptions import LockNotOwnedError
+from redis.exceptions import LockError, LockNotOwnedError
 
 from services.matcher.blocking import block_keys, record_key
 from services.matcher.candidates import Ranked
@@ -77,7 +79,8 @@ LOCK_TIMEOUT_S = 30.0  # an operator's hold (a merge, split or deletion) lapses 
 # A matcher's hold (one poll batch: well under a second, renewed as batches go by) lapses
 # after this, so a matcher killed while holding it stalls the others this long at most. Its
 # commits are fenced on the lock (`transaction`): a batch that outlives it writes nothing and
-# is retried. Operators' writes are not fenced, so their holds keep LOCK_TIMEOUT_S.
+# is retried. An operator's change (`held`: a deletion may read and write many records) is
+# fenced too, but not renewed, so it keeps the longer LOCK_TIMEOUT_S.
 MATCHER_LOCK_TIMEOUT_S = 10.0
 LOCK_WAIT_S = 60.0
 # Members a blocking key keeps, as a multiple of the newest `cap` an event reads: the rest
@@ -351,6 +354,7 @@ class Index:
         self.keystore = keystore
         self.result_ttl_ms = int(result_ttl_s * 1000)
         self._cache = _RecordCache(record_cache_entries)
+        self._held = threading.local()  # .token: the lock's token while `held()` holds it
 
     @classmethod
     def private(cls, client: redis.Redis, prefix: str, blocking_secret: bytes = b"private",
@@ -443,8 +447,26 @@ class Index:
 
     def lock(self, timeout_s: float = LOCK_TIMEOUT_S) -> Any:
         """The matchers' lock (redis-py's): held by a matcher for a poll batch
-        (MATCHER_LOCK_TIMEOUT_S), by an operator's change for its transaction (LOCK_TIMEOUT_S)."""
+        (MATCHER_LOCK_TIMEOUT_S), by an operator's change for its transaction (`held`)."""
         return self.r.lock(self.k.lock, timeout=timeout_s, blocking_timeout=LOCK_WAIT_S)
+
+    @contextmanager
+    def held(self, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+        """Hold the matchers' lock for an operator's change (a merge, split or deletion):
+        the transactions this thread opens meanwhile (`transaction()`) are fenced on it, so
+        a change whose hold lapsed (a process stalled past `timeout_s`, and the lock perhaps
+        taken by a matcher since) writes nothing (LockNotOwnedError) rather than what it
+        read before the matcher's commits."""
+        lock = self.lock(timeout_s)
+        if not lock.acquire():
+            raise LockError("the matchers' lock was not acquired")
+        token = lock.local.token
+        self._held.token = token.decode() if isinstance(token, bytes) else str(token)
+        try:
+            yield
+        finally:
+            self._held.token = None
+            lock.release()
 
     def block_digests(self, f: Features) -> list[str]:
         """The keyed hashes naming a record's blocking keys (blocking.block_keys)."""
@@ -600,17 +622,19 @@ class Index:
     def transaction(self, lock_token: str | None = None) -> Any:
         """A MULTI/EXEC pipeline: what is queued on it is written all at once or not at all.
 
-        With `lock_token` (the matchers' lock, as its holder took it) it is fenced: written
-        only if the lock still holds that token at EXEC (WATCH). A holder whose lock lapsed,
-        and was perhaps taken by another matcher, writes nothing (LockNotOwnedError now, or
-        WatchError at EXEC: both retried) rather than racing the new holder."""
+        With `lock_token` (the matchers' lock, as its holder took it; by default the token
+        `held()` holds in this thread, if any) it is fenced: written only if the lock still
+        holds that token at EXEC (WATCH). A holder whose lock lapsed, and was perhaps taken
+        by another matcher, writes nothing (LockNotOwnedError now, or WatchError at EXEC;
+        the engine retries both) rather than racing the new holder."""
+        lock_token = lock_token or getattr(self._held, "token", None)
         pipe: Any = self.r.pipeline(transaction=True)
         if lock_token is not None:
             pipe.watch(self.k.lock)
             held = pipe.get(self.k.lock)
             if (held.decode() if isinstance(held, bytes) else held) != lock_token:
                 pipe.reset()
-                raise LockNotOwnedError("the matchers' lock lapsed: the batch is not written")
+                raise LockNotOwnedError("the matchers' lock lapsed: nothing is written")
             pipe.multi()
         return pipe
 
@@ -673,15 +697,16 @@ class Index:
     def merge(self, *, winner: str, loser: str) -> None:
         """Move everything of `loser` onto `winner` in one transaction (an accepted review).
 
-        The caller holds `lock`, so no event commits against either child meanwhile.
+        The caller holds the lock (`held`), so no event commits against either child
+        meanwhile.
         """
-        pipe = self.r.pipeline(transaction=True)
+        pipe = self.transaction()
         self._merge_into(pipe, winner, loser)
         pipe.execute()
 
     def bar(self, a: str, b: str) -> None:
         """Record that children `a` and `b` must never be linked (both directions, at once)."""
-        pipe = self.r.pipeline(transaction=True)
+        pipe = self.transaction()
         pipe.sadd(self.k.cannot_link(a), b)
         pipe.sadd(self.k.cannot_link(b), a)
         pipe.execute()
@@ -764,7 +789,7 @@ class Index:
         """Delete a child: its records, their blocking and agency-record index entries, its
         stored results, its sets, and the data keys of its agency records (crypto-shredding).
 
-        The caller holds `lock`. Copies of the sealed bytes elsewhere (a Redis dump, the
+        The caller holds the lock (`held`). Copies of the sealed bytes elsewhere (a Redis dump, the
         events on Kafka) can no longer be opened. Term-frequency counts (keyed hashes of
         values, no personal data) are left as they are.
         """
@@ -772,7 +797,7 @@ class Index:
         refs = self.record_seqs(cid)
         stored = self.stored(refs)
         key_ids = {SealedRecord.parse(raw, seq).key_id for _, seq, raw in stored}
-        pipe = self.r.pipeline(transaction=True)
+        pipe = self.transaction()
         for o in self._opened(stored):
             f = o.features
             self._queue_unblock(pipe, o.seq, self.block_digests(f))

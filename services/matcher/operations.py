@@ -176,7 +176,7 @@ class Operations:
         """The same child: the event's child and the candidate merge, leads are told."""
         item = self._item(review_id, open_only=True)
         self._require(claims, REVIEWERS, AuditAction.review_decision, item.candidate_child_id)
-        with self.index.lock():
+        with self.index.held():
             a, b = self.index.resolve(item.child_id), self.index.resolve(item.candidate_child_id)
             if a != b and b in self.index.cannot_link([a]):
                 raise OperatorError("an operator kept these children apart (a rejected review "
@@ -211,7 +211,7 @@ class Operations:
         """Different children: never link them again (a cannot-link constraint)."""
         item = self._item(review_id, open_only=True)
         self._require(claims, REVIEWERS, AuditAction.review_decision, item.candidate_child_id)
-        with self.index.lock():
+        with self.index.held():
             done = self.reviews.decide(item=item, status=ReviewStatus.rejected,
                                        actor=claims.sub, reason=reason, now=self.now())
             self.index.bar(self.index.resolve(item.child_id),

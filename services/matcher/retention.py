@@ -150,7 +150,7 @@ def run_purge(index: Index, audit: AuditLog | None, *, actor: str, role: str,
     for cid, _ in due:
         if stop is not None and stop.is_set():
             break
-        with index.lock():
+        with index.held():
             reason = _reason(index, cid, today, policy) if index.exists(cid) else None
             if reason is None:
                 continue  # an event arrived (or it was deleted) since the check

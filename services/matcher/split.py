@@ -1,10 +1,11 @@
 """The one place a wrong merge is undone: records move off a child onto a new or existing one.
 
-Run under the engine's lock (Index.lock), so no event is matched against a half-moved child,
-and written in one MULTI/EXEC transaction: each moved record's child id, both children's
-record sets, agencies and practitioners (rebuilt from the records that stay), the stored
-results of the moved events (so a replayed event reports where it now is), and a cannot-link
-constraint both ways, so the engine never merges the two again.
+Run under the engine's lock (Index.held), so no event is matched against a half-moved child,
+and written in one MULTI/EXEC transaction fenced on it (nothing is written if the hold
+lapsed): each moved record's child id, both children's record sets, agencies and
+practitioners (rebuilt from the records that stay), the stored results of the moved events
+(so a replayed event reports where it now is), and a cannot-link constraint both ways, so
+the engine never merges the two again.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def split_child(*, index: Index, child_id: str, record_ids: list[str], into: str
                 new_child_id: str) -> SplitResult:
     """Move `record_ids` off `child_id` onto `into` (an existing child) or a new child."""
     k = index.k
-    with index.lock():
+    with index.held():
         source = index.resolve(child_id)
         target = index.resolve(into) if into else new_child_id
         child = index.child_hash(source)
@@ -79,7 +80,7 @@ def split_child(*, index: Index, child_id: str, record_ids: list[str], into: str
         moving = {rid: rec for rid, rec in records.items() if rid not in stay}
         staying = {rid: rec for rid, rec in records.items() if rid in stay}
         shielded = child.plain.get("shielded") == "1"
-        pipe: Any = index.r.pipeline(transaction=True)
+        pipe: Any = index.transaction()
         for rec in moving.values():
             pipe.hset(*k.record(rec.seq), dataclasses.replace(rec, child_id=target).dump())
         index.move_records(pipe, source, target, {rid: rec.seq for rid, rec in moving.items()})

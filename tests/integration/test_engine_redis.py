@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
+from redis.exceptions import LockNotOwnedError
 
 from schemas import LinkOutcome
 from services.matcher import engine as engine_module
 from services.matcher.engine import Engine
-from services.matcher.index import LOCK_TIMEOUT_S, MATCHER_LOCK_TIMEOUT_S, Index
+from services.matcher.index import LOCK_TIMEOUT_S, MATCHER_LOCK_TIMEOUT_S, ChildHash, Index
 from services.matcher.model import default_model
+from services.matcher.split import split_child
 from tests.support.events import make_standardised as std
 
 pytestmark = pytest.mark.integration
@@ -139,11 +143,12 @@ def test_a_matchers_hold_lapses_sooner_than_an_operators(engine: Engine,
     """A matcher holds the lock for a poll batch, renewed as batches go by, and with a short
     timeout: killed while holding it, it stalls the other matchers MATCHER_LOCK_TIMEOUT_S at
     most (its commits are fenced, so a batch that outlives it writes nothing). An operator's
-    change (merge, split, deletion) is not fenced, so its hold keeps LOCK_TIMEOUT_S."""
+    change (merge, split, deletion: `Index.held`) is not renewed, so its hold keeps
+    LOCK_TIMEOUT_S."""
     lock = engine.index.k.lock
     with engine.exclusive():
         assert 0 < redis_client.pttl(lock) <= MATCHER_LOCK_TIMEOUT_S * 1000
-    with engine.index.lock():
+    with engine.index.held():
         assert MATCHER_LOCK_TIMEOUT_S * 1000 < redis_client.pttl(lock) <= LOCK_TIMEOUT_S * 1000
 
 
@@ -159,3 +164,53 @@ def test_a_matcher_goes_on_once_a_dead_matchers_hold_lapses(
     assert other.process(std()).decision.outcome is LinkOutcome.new_child
     waited = time.monotonic() - began
     assert 1.0 < waited < 1.5 + 1.0, f"waited {waited:.1f} s"
+
+
+@contextmanager
+def lapsed_hold(index: Index, redis_client: redis.Redis) -> Iterator[None]:
+    """An operator's hold (`Index.held`) that lapses at once and is taken by a matcher, as if
+    the operator's process stalled past LOCK_TIMEOUT_S; its release then fails too."""
+    with pytest.raises(LockNotOwnedError), index.held():
+        redis_client.set(index.k.lock, "a-matcher", px=30_000)
+        yield
+    redis_client.delete(index.k.lock)
+
+
+def test_an_operators_change_whose_hold_lapsed_writes_nothing(
+        engine: Engine, redis_client: redis.Redis) -> None:
+    """Merges, cannot-links, deletions and splits are fenced on the operator's hold as the
+    engine's commits are on the matcher's: what was read before a matcher's commits is not
+    written over them."""
+    index = engine.index
+    a = engine.process(std()).decision.child_id
+    b = engine.process(std(given="Kwame", family="Mensah", dob="2012-01-09", sex="M",
+                           postcode="M14 5RF", line="3 Oak Street", record_id="R9",
+                           agency_id="gp-7", agency_kind="gp")).decision.child_id
+    with lapsed_hold(index, redis_client), pytest.raises(LockNotOwnedError):
+        index.merge(winner=a, loser=b)
+    with lapsed_hold(index, redis_client), pytest.raises(LockNotOwnedError):
+        index.bar(a, b)
+    with lapsed_hold(index, redis_client), pytest.raises(LockNotOwnedError):
+        index.forget_child(b)
+    assert index.resolve(b) == b and index.exists(b) and index.record_ids(b)
+    assert index.cannot_link([a]) == frozenset()
+
+    taken = index.child_hash
+
+    def stalled(child_id: str) -> ChildHash:  # the split's read, then a stall past its hold
+        read = taken(child_id)
+        redis_client.set(index.k.lock, "a-matcher", px=30_000)
+        return read
+
+    records = index.record_ids(a)
+    index.child_hash = stalled  # type: ignore[method-assign]
+    with pytest.raises(LockNotOwnedError):
+        split_child(index=index, child_id=a, record_ids=sorted(records), into=b,
+                    new_child_id="C-new")
+    index.child_hash = taken  # type: ignore[method-assign]
+    redis_client.delete(index.k.lock)
+    assert index.record_ids(a) == records and index.cannot_link([b]) == frozenset()
+    # held and not lapsed, the same change is written
+    with index.held():
+        index.bar(a, b)
+    assert index.cannot_link([a]) == frozenset({b})
