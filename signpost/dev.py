@@ -162,6 +162,9 @@ def run_dev(rate: float, duration: float | None, seed: int, console: Console) ->
     """Run until Ctrl-C (or `duration` seconds); returns the process exit code."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C stops everything even where SIGINT came ignored (a shell's background job, a
+    # `nohup`): Python only raises KeyboardInterrupt where it found SIGINT's default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with contextlib.ExitStack() as stack:
         bootstrap = os.environ.get("SIGNPOST_KAFKA_BOOTSTRAP") or stack.enter_context(
             running_broker()).url

@@ -45,10 +45,18 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_dev_shows_alerts_and_stops_everything() -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_dev_shows_alerts_and_stops_everything(sigint: str) -> None:
+    """`ignored`: started as a shell's background job or under nohup would be, with SIGINT
+    ignored; Ctrl-C (SIGINT) must stop everything all the same."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
     proc = subprocess.Popen([sys.executable, "-m", "signpost.cli", "dev", "--rate", "10"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                            preexec_fn=_ignore_sigint if sigint == "ignored" else None)
     assert proc.stdout is not None
     lines: list[str] = []
     seen_alert = threading.Event()
@@ -67,7 +75,12 @@ def test_dev_shows_alerts_and_stops_everything() -> None:
         assert len(started) >= 5, started  # broker, redis-server and the three services
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # SIGTERM: dev stops its children; nothing left to later tests
+            proc.wait(timeout=30)
+            raise
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in started) and time.monotonic() < deadline:
         time.sleep(0.1)
