@@ -41,6 +41,7 @@ import hmac
 import json
 import re
 import threading
+import uuid
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -457,11 +458,10 @@ class Index:
         a change whose hold lapsed (a process stalled past `timeout_s`, and the lock perhaps
         taken by a matcher since) writes nothing (LockNotOwnedError) rather than what it
         read before the matcher's commits."""
-        lock = self.lock(timeout_s)
-        if not lock.acquire():
+        lock, token = self.lock(timeout_s), uuid.uuid4().hex  # as Engine.exclusive takes it
+        if not lock.acquire(token=token):
             raise LockError("the matchers' lock was not acquired")
-        token = lock.local.token
-        self._held.token = token.decode() if isinstance(token, bytes) else str(token)
+        self._held.token = token
         try:
             yield
         finally:

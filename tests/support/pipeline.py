@@ -33,6 +33,7 @@ from tests.support.wait import wait_until
 
 __all__ = [
     "HTTP_PORT_SETTING",
+    "FaultRun",
     "ServiceProcess",
     "TopicLog",
     "healthz",
@@ -336,5 +337,3 @@ class FaultRun:
         self.receiver.stop()
         return codes
 
-
-__all__ += ["FaultRun"]
