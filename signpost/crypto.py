@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from schemas import SealedEvent, StandardisedEvent
 from signpost.errors import ConfigError
-from signpost.settings import CommonSettings, Environment
+from signpost.settings import KEY_CACHE_ENTRIES, CommonSettings, Environment
 
 __all__ = [
     "CryptoError",
@@ -50,7 +50,6 @@ __all__ = [
 NONCE_BYTES = 12
 DATA_KEY_BYTES = 32
 CACHE_TTL_S = 300.0  # an unwrapped key lives this long in one process's memory, at most
-CACHE_MAX = 100_000  # unwrapped keys kept per process (about 15 MB); SIGNPOST_KEY_CACHE_ENTRIES
 
 
 class CryptoError(Exception):
@@ -117,7 +116,7 @@ def unb64(text: str) -> bytes:
 class _Cache:
     """Unwrapped data keys, bounded in number (`size`; 0: none kept) and age; thread-safe."""
 
-    def __init__(self, size: int = CACHE_MAX) -> None:
+    def __init__(self, size: int = KEY_CACHE_ENTRIES) -> None:
         self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
         self._size = size
@@ -155,7 +154,7 @@ class KeyStore:
     """
 
     def __init__(self, client: redis.Redis, prefix: str, master: bytes,
-                 cache_entries: int = CACHE_MAX) -> None:
+                 cache_entries: int = KEY_CACHE_ENTRIES) -> None:
         """`cache_entries`: unwrapped keys this process keeps (0: none)."""
         self.r = client
         self.prefix = prefix

@@ -12,14 +12,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signpost.errors import ConfigError
 
-__all__ = ["PLACEHOLDER_SECRET", "SASL_PROTOCOLS", "CommonSettings", "Environment",
-           "TokenSettings", "Topics", "random_secret"]
+__all__ = ["KEY_CACHE_ENTRIES", "PLACEHOLDER_SECRET", "SASL_PROTOCOLS", "CommonSettings",
+           "Environment", "TokenSettings", "Topics", "random_secret"]
 
 #: The value shipped in examples. Refused outside dev and test (FastAPI template's rule).
 PLACEHOLDER_SECRET = "changethis"
 
 #: Kafka security protocols that authenticate with SASL (and so need a mechanism and login).
 SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+
+#: Unwrapped data keys each process keeps by default (~15 MB): SIGNPOST_KEY_CACHE_ENTRIES.
+KEY_CACHE_ENTRIES = 100_000
 
 
 class Environment(StrEnum):
@@ -97,7 +100,7 @@ class CommonSettings(BaseSettings):
         description="Redis of the wrapped data keys; None = REDIS_URL (dev and test only: "
                     "production needs a Redis of its own)")
     key_cache_entries: int = Field(
-        default=100_000, ge=0,
+        default=KEY_CACHE_ENTRIES, ge=0,
         description="unwrapped data keys each process keeps in memory for opening (~150 "
                     "bytes each), newest used first, each for 5 minutes at most; 0 = off")
     kafka_ssl_cafile: str | None = Field(

@@ -68,6 +68,7 @@ from services.matcher.scripts import (
     RESOLVE,
     UNBLOCK,
 )
+from services.matcher.settings import RECORD_CACHE_ENTRIES
 from services.matcher.standardise import Features
 from signpost.crypto import CryptoError, KeyStore, b64, open_sealed, seal, unb64
 from signpost.errors import ConfigError
@@ -103,7 +104,6 @@ RESULT_WBITS, RESULT_MEMLEVEL = 12, 4  # zlib settings for stored results (pack_
 # dictionary is a new file and prefix), which a test pins.
 RESULT_ZDICT = (resources.files("services.matcher") / "data" / "result_zdict_1.json"
                 ).read_bytes()
-RECORD_CACHE_ENTRIES = 100_000  # opened records kept per process; SIGNPOST_RECORD_CACHE_ENTRIES
 # The store's layout (key names, types and encodings), stamped in each store: a matcher
 # refuses a store written in another (Index.check_layout). Bump it with any such change.
 LAYOUT = "child-hash-1"

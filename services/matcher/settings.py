@@ -8,7 +8,10 @@ from pydantic import Field, SecretStr
 
 from signpost.settings import PLACEHOLDER_SECRET, CommonSettings
 
-__all__ = ["MatcherSettings"]
+__all__ = ["RECORD_CACHE_ENTRIES", "MatcherSettings"]
+
+#: Opened records each matcher keeps by default: SIGNPOST_RECORD_CACHE_ENTRIES.
+RECORD_CACHE_ENTRIES = 100_000
 
 
 class MatcherSettings(CommonSettings):
@@ -31,7 +34,7 @@ class MatcherSettings(CommonSettings):
                     "exceed the longest a decided event can wait uncommitted on "
                     "`contact.events`; 0 = kept forever")
     record_cache_entries: int = Field(
-        default=100_000, ge=0,
+        default=RECORD_CACHE_ENTRIES, ge=0,
         description="opened (decrypted) records each matcher keeps in memory, newest "
                     "used first; still read from Redis and opened only while their data "
                     "key exists; 0 = off")
