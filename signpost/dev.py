@@ -188,12 +188,30 @@ def run_dev(rate: float, duration: float | None, seed: int, console: Console) ->
         stack.callback(_stop_children, children)
         _welcome(console, bootstrap, redis_url, env, secrets["token_secret"])
         until = None if duration is None else time.monotonic() + duration
+        # While feeding, Ctrl-C ends the feed between two sends, as SIGTERM does, rather than
+        # raise inside the producer (whose I/O thread then closes mid-request); a second
+        # Ctrl-C raises.
+        interrupted = threading.Event()
+        signal.signal(signal.SIGINT, _stop_on_interrupt(stop, interrupted))
         try:
             sent = _feed(settings, rate, seed, stop, until, signing_keys)
-            console.print(f"[dim]sent {sent} demo events; {printer.count} alerts received[/]")
         except KeyboardInterrupt:
+            sent = None
+        if interrupted.is_set():
             console.print("\n[dim]stopping…[/]")
+        if sent is not None:
+            console.print(f"[dim]sent {sent} demo events; {printer.count} alerts received[/]")
     return 0
+
+
+def _stop_on_interrupt(stop: threading.Event, interrupted: threading.Event) -> Any:
+    """A SIGINT handler: the first sets `stop` (and `interrupted`), the next raises."""
+    def handler(signum: int, frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        stop.set()
+    return handler
 
 
 @contextlib.contextmanager

@@ -49,14 +49,16 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-@pytest.mark.parametrize("sigint", ["default", "ignored"])
+@pytest.mark.parametrize("sigint", ["default", "ignored", "group"])
 def test_dev_shows_alerts_and_stops_everything(sigint: str) -> None:
     """`ignored`: started as a shell's background job or under nohup would be, with SIGINT
-    ignored; Ctrl-C (SIGINT) must stop everything all the same."""
+    ignored; Ctrl-C (SIGINT) must stop everything all the same. `group`: Ctrl-C as a
+    terminal sends it, to dev and the services it started at once."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
     proc = subprocess.Popen([sys.executable, "-m", "signpost.cli", "dev", "--rate", "10"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                            preexec_fn=_ignore_sigint if sigint == "ignored" else None)
+                            preexec_fn=_ignore_sigint if sigint == "ignored" else None,
+                            start_new_session=sigint == "group")
     assert proc.stdout is not None
     lines: list[str] = []
     seen_alert = threading.Event()
@@ -74,7 +76,10 @@ def test_dev_shows_alerts_and_stops_everything(sigint: str) -> None:
         started = _descendants(proc.pid)
         assert len(started) >= 5, started  # broker, redis-server and the three services
     finally:
-        proc.send_signal(signal.SIGINT)
+        if sigint == "group":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -87,3 +92,4 @@ def test_dev_shows_alerts_and_stops_everything(sigint: str) -> None:
     assert not [p for p in started if _alive(p)], "processes left running after Ctrl-C"
     assert "BAD SIGNATURE" not in "".join(lines)
     assert proc.returncode == 0, "".join(lines[-20:])
+    assert any("stopping" in line for line in lines), "".join(lines[-20:])
