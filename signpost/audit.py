@@ -23,6 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from schemas.audit import GENESIS_HASH, AuditAction, AuditOutcome, AuditRecord
 from signpost.errors import SignpostError
+from signpost.kafka import close_consumer
 from signpost.settings import CommonSettings
 
 __all__ = [
@@ -213,7 +214,7 @@ def read_audit_topic(bootstrap: str, topic: str, *,
         end = consumer.end_offsets(partitions)
         yield from _read_until(consumer, end)
     finally:
-        consumer.close()
+        close_consumer(consumer)
 
 
 def _read_until(consumer: KafkaConsumer, end: dict[TopicPartition, int]) -> Iterator[StoredRecord]:

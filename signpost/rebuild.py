@@ -124,7 +124,7 @@ def rebuild(settings: MatcherSettings, prefix: str, out: Path | None = None,
     from services.matcher.service import build_engine, handle_batch  # the service's own path
     from signpost.crypto import keystore_for
     from signpost.errors import ConfigError
-    from signpost.kafka import make_reader
+    from signpost.kafka import close_consumer, make_reader
 
     started = time.monotonic()
     target = settings.model_copy(update={"key_prefix": prefix})
@@ -159,7 +159,7 @@ def rebuild(settings: MatcherSettings, prefix: str, out: Path | None = None,
         decide_batch()
         report.read_to = {str(tp.partition): consumer.position(tp) for tp in partitions}
     finally:
-        consumer.close()
+        close_consumer(consumer)
     final = engine.index.resolve_many(list(set(decided.values())))
     report.events = len(decided)
     report.children = len(set(final.values()))

@@ -23,6 +23,7 @@ from signpost.kafka import (
     PIPELINE_FETCH_MAX_WAIT_MS,
     ConsumerRecord,
     Outgoing,
+    close_consumer,
     make_consumer,
     make_producer,
     record_location,
@@ -112,5 +113,5 @@ def main(settings: IngestSettings, stop: threading.Event) -> None:
     finally:
         if server is not None:
             server.should_exit = True
-        consumer.close()
+        close_consumer(consumer)
         producer.close()

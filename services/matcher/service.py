@@ -35,6 +35,7 @@ from signpost.kafka import (
     PIPELINE_FETCH_MAX_WAIT_MS,
     ConsumerRecord,
     Outgoing,
+    close_consumer,
     make_consumer,
     make_producer,
     record_location,
@@ -183,7 +184,7 @@ def main(settings: MatcherSettings, stop: threading.Event) -> None:
     finally:
         if purger is not None:
             purger.join(timeout=PURGE_STOP_S)
-        consumer.close()
+        close_consumer(consumer)
         producer.close()
         if server is not None:
             server.should_exit = True

@@ -37,6 +37,7 @@ from signpost.http import serve_app_in_thread
 from signpost.kafka import (
     ConsumerRecord,
     Outgoing,
+    close_consumer,
     make_consumer,
     make_producer,
     record_location,
@@ -202,5 +203,5 @@ def main(settings: NotifierSettings, stop: threading.Event, now: Clock = utc_now
         _start_workers(n, deliverer, workers_stop, opened)
         consumer = make_consumer(settings, [settings.topics.alerts], settings.notifier_group,
                                  fetch_max_wait_ms=settings.fetch_max_wait_ms)
-        opened.callback(consumer.close)
+        opened.callback(close_consumer, consumer)
         run_loop(consumer, producer, lambda records: handle_batch(records, n), stop, "notifier")

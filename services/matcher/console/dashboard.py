@@ -21,7 +21,7 @@ from services.matcher.review import ReviewStore
 from services.matcher.settings import MatcherSettings
 from services.matcher.stats import DecisionRates, decision_rates
 from services.matcher.thresholds import ThresholdSetting, ThresholdStore
-from signpost.kafka import make_consumer
+from signpost.kafka import close_consumer, make_consumer
 
 __all__ = ["Dashboard", "DashboardData", "Lag"]
 
@@ -111,4 +111,4 @@ class Dashboard:
     def close(self) -> None:
         for consumer in self._consumers.values():
             with contextlib.suppress(Exception):
-                consumer.close()
+                close_consumer(consumer)
