@@ -41,7 +41,7 @@ from notifier_latency import Receiver, _servers, _wait
 from signpost.demo import EVENTS_PER_CHILD, demo_dataset
 from signpost.dev import _spawn, _stop_children
 from signpost.embedded import free_port
-from signpost.kafka import NO_CLIENT_METRICS, ensure_topics, make_producer
+from signpost.kafka import NO_CLIENT_METRICS, close_consumer, ensure_topics, make_producer
 from signpost.settings import CommonSettings, random_secret
 from signpost.signing import signed_headers
 
@@ -95,7 +95,7 @@ class Reader:
                 arrivals = self._topics[tp.topic]
                 for record in batch:
                     arrivals.add(record.value, at)
-        self._consumer.close()
+        close_consumer(self._consumer)
 
     def close(self) -> None:
         self._stop.set()

@@ -32,7 +32,7 @@ from notifier_latency import _servers, _wait
 
 from signpost.dev import _spawn, _stop_children
 from signpost.embedded import free_port
-from signpost.kafka import ensure_topics
+from signpost.kafka import close_consumer, ensure_topics
 from signpost.settings import CommonSettings, random_secret
 
 RESULTS = Path(__file__).parent / "results" / "ingest_cpu.json"
@@ -55,7 +55,7 @@ class Counter:
         while not self._stop.is_set():
             got = self._consumer.poll(timeout_ms=100)
             self.count += sum(len(batch) for batch in got.values())
-        self._consumer.close()
+        close_consumer(self._consumer)
 
     def close(self) -> None:
         self._stop.set()

@@ -19,7 +19,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
@@ -189,8 +191,7 @@ def run_dev(rate: float, duration: float | None, seed: int, console: Console) ->
         _welcome(console, bootstrap, redis_url, env, secrets["token_secret"])
         until = None if duration is None else time.monotonic() + duration
         # While feeding, Ctrl-C ends the feed between two sends, as SIGTERM does, rather than
-        # raise inside the producer (whose I/O thread then closes mid-request); a second
-        # Ctrl-C raises.
+        # raise KeyboardInterrupt wherever the producer happens to be; a second Ctrl-C raises.
         interrupted = threading.Event()
         signal.signal(signal.SIGINT, _stop_on_interrupt(stop, interrupted))
         try:
@@ -204,9 +205,10 @@ def run_dev(rate: float, duration: float | None, seed: int, console: Console) ->
     return 0
 
 
-def _stop_on_interrupt(stop: threading.Event, interrupted: threading.Event) -> Any:
+def _stop_on_interrupt(stop: threading.Event, interrupted: threading.Event
+                       ) -> Callable[[int, FrameType | None], None]:
     """A SIGINT handler: the first sets `stop` (and `interrupted`), the next raises."""
-    def handler(signum: int, frame: object) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if interrupted.is_set():
             raise KeyboardInterrupt
         interrupted.set()

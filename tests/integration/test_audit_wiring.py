@@ -37,7 +37,7 @@ from signpost.audit import AuditLog, read_audit_topic
 from signpost.auth import Role, issue_token
 from signpost.cli import app as cli
 from signpost.embedded import free_port
-from signpost.kafka import ensure_topics, make_producer
+from signpost.kafka import close_consumer, ensure_topics, make_producer
 from signpost.redis import make_redis
 from tests.support.events import make_event
 from tests.support.sealed import publish_sealed
@@ -233,7 +233,7 @@ def _sealed_records(settings: MatcherSettings, events: list[dict[str, object]]) 
             r for batch in consumer.poll(timeout_ms=200).values() for r in batch) or
             len(records) >= len(events), timeout_s=30)
     finally:
-        consumer.close()
+        close_consumer(consumer)
     return sorted(records, key=lambda r: cast(int, r.offset))  # type: ignore[attr-defined]
 
 

@@ -27,7 +27,7 @@ from schemas import DlqRecord, SealedEvent, StandardisedEvent
 from services.ingest.validate import Rejection, validate
 from signpost.auth import hash_api_key
 from signpost.embedded import free_port
-from signpost.kafka import ensure_topics, make_producer
+from signpost.kafka import close_consumer, ensure_topics, make_producer
 from signpost.settings import CommonSettings
 from signpost.signing import signed_headers
 from tests.support.events import make_event
@@ -248,7 +248,7 @@ def test_kafka_path_puts_each_event_in_exactly_one_place(
         return set(refused) <= set(outputs.refused) and set(accepted) <= set(outputs.accepted)
 
     wait_until(done, timeout_s=30)
-    outputs.consumer.close()
+    close_consumer(outputs.consumer)
     assert {o: r for o, r in outputs.refused.items() if o in expected} == refused
     assert sorted(a for a in outputs.accepted if a in accepted) == accepted  # each once
 

@@ -19,7 +19,7 @@ from schemas import SealedEvent
 from signpost.auth import hash_api_key
 from signpost.crypto import keystore_for, open_event
 from signpost.embedded import free_port
-from signpost.kafka import ConsumerRecord, ensure_topics
+from signpost.kafka import ConsumerRecord, close_consumer, ensure_topics
 from signpost.publish import CSV_COLUMNS
 from signpost.settings import CommonSettings
 from signpost.signing import check_signature
@@ -121,5 +121,5 @@ def _read_messages(settings: CommonSettings, topic: str, n: int) -> list[Consume
         wait_until(lambda: found.extend(r for b in consumer.poll(timeout_ms=200).values()
                                         for r in b) or len(found) >= n, timeout_s=20)
     finally:
-        consumer.close()
+        close_consumer(consumer)
     return found

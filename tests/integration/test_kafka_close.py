@@ -66,4 +66,3 @@ def test_a_closed_consumer_stops_its_io_thread_and_keeps_its_commits(
         assert _poll_until(second, 3)[:3] == [b"m3", b"m4", b"m5"]
     finally:
         close_consumer(second)
-

@@ -33,7 +33,7 @@ from signpost.audit import read_audit_topic
 from signpost.auth import Role, issue_token
 from signpost.embedded import free_port
 from signpost.errors import InfrastructureError
-from signpost.kafka import ensure_topics, make_producer
+from signpost.kafka import close_consumer, ensure_topics, make_producer
 from tests.support.receiver import WebhookReceiver
 from tests.support.wait import wait_until
 
@@ -148,7 +148,7 @@ def _dlq_values(settings: NotifierSettings, expected: int) -> list[bytes]:
     try:
         wait_until(drain, timeout_s=15)
     finally:
-        consumer.close()
+        close_consumer(consumer)
     return seen
 
 

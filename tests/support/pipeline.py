@@ -25,7 +25,7 @@ import httpx
 from kafka import KafkaConsumer
 
 from signpost.embedded import die_with_parent, free_port
-from signpost.kafka import make_producer
+from signpost.kafka import close_consumer, make_producer
 from signpost.settings import CommonSettings
 from signpost.signing import signed_headers
 from tests.support.receiver import WebhookReceiver
@@ -185,7 +185,7 @@ class TopicLog:
             got = self._consumer.poll(timeout_ms=200)
             with self._lock:
                 self.values.extend(r.value for batch in got.values() for r in batch)
-        self._consumer.close()
+        close_consumer(self._consumer)
 
     def decisions(self) -> dict[str, set[bytes]]:
         """event id -> the distinct decision messages about it (exactly one each, if right)."""

@@ -6,6 +6,7 @@ import time
 
 from kafka import KafkaConsumer
 
+from signpost.kafka import close_consumer
 from tests.support.wait import wait_until
 
 __all__ = ["read_topic"]
@@ -30,7 +31,7 @@ def read_topic(bootstrap: str, topic: str, expected: int, *, exact: bool = True,
         while time.monotonic() < deadline:
             probe()
     finally:
-        consumer.close()
+        close_consumer(consumer)
     if exact:
         assert len(values) == expected, f"{len(values)} messages on {topic}, not {expected}"
     return values

@@ -19,4 +19,3 @@ def test_a_blocking_digest_is_the_truncated_hmac() -> None:
 
 def test_an_agency_signature_is_the_hmac_of_the_payload() -> None:
     assert signing.sign(KEY, DATA.encode()) == "sha256=" + HMAC_SHA256
-
