@@ -1,6 +1,7 @@
 """Which stored records an event is scored against: the candidates, ranked and capped.
 
-Pure. Each of the event's blocking keys yields its newest records (newest first). A record
+Pure. Each of the event's blocking keys yields its newest records (newest first; fewer from a
+broad key, one whose block grows with the population: blocking.BROAD_KINDS). A record
 found under more of the event's keys agrees on more field pairs, so it is ranked first; ties
 go to the newest (highest sequence). Scoring only the best `cap` bounds an event's cost
 whatever the size of the index or the commonness of a name, while a record that shares a

@@ -184,8 +184,8 @@ class Engine:
     def _prepare(self, std: StandardisedEvent) -> _Event:
         f = features(std)
         tf_values = {c: TF_VALUES[c](f) for c in self.model.tf_comparisons}
-        return _Event(std, f, self.index.block_digests(f),
-                      self.index.tf_keys(tf_values))
+        digests, caps = self.index.block_reads(f)
+        return _Event(std, f, digests, caps, self.index.tf_keys(tf_values))
 
     def _prefetch(self, events: list[_Event]) -> tuple[dict[int, Result], list[int],
                                                        list[Prefetched]]:
@@ -200,8 +200,8 @@ class Engine:
             requests = []
             for i in todo:
                 e = events[i]
-                requests.append(e.request([max(0, self.index.cap - seen[d])
-                                           for d in e.digests]))
+                requests.append(e.request([max(0, cap - seen[d])
+                                           for d, cap in zip(e.digests, e.caps, strict=True)]))
                 seen.update(e.digests)
             fetched = self.index.prefetch_many(requests)
             now = {i: p.stored for i, p in zip(todo, fetched, strict=True) if p.stored}
@@ -230,7 +230,7 @@ class Engine:
             # A record of this batch is stored already (an event decided again after its
             # stored result expired): one at a time is the exact order. Rare.
             return [r for e in pending for r in self._decide_pending(
-                [e], self.index.prefetch_many([e.request([self.index.cap] * len(e.digests))]))]
+                [e], self.index.prefetch_many([e.request(e.caps)]))]
         stored = {f.event_id: StoredRecord(f, child) for f, child in self.index.open_records(
             dict.fromkeys(value for p in fetched for value in p.records))}
         self.index.keystore.warm((e.f.agency_id, e.f.agency_record_id) for e in pending)
@@ -243,7 +243,7 @@ class Engine:
                   for e, p, score in zip(pending, fetched, scorers, strict=True)]
         # The children an event may join (a pair at link band), read in one round trip.
         view.of([c for pairs in scored for _, c, s in pairs.values() if s.total >= upper])
-        batch = _Batch(self.index.cap)
+        batch = _Batch()
         pipe = self.index.transaction(self._token if self._holds() else None)
         results = [self._decide_one(e, p, score, pairs, batch, view, pipe, upper, lower)
                    for e, p, score, pairs in zip(pending, fetched, scorers, scored,
@@ -269,7 +269,7 @@ class Engine:
         one at a time would; its writes queued on `pipe`, and the batch's view updated."""
         f, std = e.f, e.std
         candidates = []
-        for rid, _, _ in merge_ranked(p.ranked, batch.ranked(e.digests),
+        for rid, _, _ in merge_ranked(p.ranked, batch.ranked(e),
                                       self.index.max_candidates):
             if rid in pairs:
                 record, child, s = pairs[rid]
@@ -387,6 +387,7 @@ class _Event:
     std: StandardisedEvent
     f: Features
     digests: list[str]
+    caps: list[int]  # per blocking key, the newest members it reads (Index.block_reads)
     tf_keys: list[tuple[str, str]]
 
     def request(self, caps: list[int]) -> PrefetchRequest:
@@ -399,16 +400,16 @@ class _Batch:
     they are what Redis would hold had they been written one at a time (the newest members of
     their blocking keys)."""
 
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
+    def __init__(self) -> None:
         self.records: dict[str, tuple[Features, str]] = {}  # record id -> (record, child)
         self._by_key: dict[str, list[tuple[str, int]]] = {}  # digest -> (id, seq), oldest first
 
-    def ranked(self, digests: list[str]) -> list[Ranked]:
-        """The batch's records among an event's candidates, ranked (candidates.py)."""
+    def ranked(self, e: _Event) -> list[Ranked]:
+        """The batch's records among an event's candidates, ranked (candidates.py): from each
+        of its blocking keys the newest it reads (`_Event.caps`), as from Redis."""
         return ranked_candidates(
-            (self._by_key[d][-self.cap:][::-1] for d in digests if d in self._by_key),
-            self.cap * len(digests))
+            (self._by_key[d][-cap:][::-1] for d, cap in zip(e.digests, e.caps, strict=True)
+             if d in self._by_key), sum(e.caps))
 
     def add(self, e: _Event, seq: int, child_id: str) -> None:
         self.records[e.f.event_id] = (e.f, child_id)

@@ -55,7 +55,7 @@ import redis
 from pydantic import BaseModel, ConfigDict
 from redis.exceptions import LockError, LockNotOwnedError
 
-from services.matcher.blocking import block_keys, record_key
+from services.matcher.blocking import block_keys, is_broad, record_key
 from services.matcher.candidates import Ranked
 from services.matcher.keys import AGENCY, BLOCK_INLINE_MAX, PRACTITIONER, RECORD, Keys
 from services.matcher.keys import compact_id as _member
@@ -341,13 +341,18 @@ class Index:
     def __init__(self, client: redis.Redis, prefix: str, blocking_secret: bytes,
                  cap_per_key: int, keystore: KeyStore,
                  max_candidates: int = MAX_CANDIDATES, result_ttl_s: float = RESULT_TTL_S,
-                 record_cache_entries: int = RECORD_CACHE_ENTRIES) -> None:
-        """`result_ttl_s`: how long a stored result is kept (0: forever);
+                 record_cache_entries: int = RECORD_CACHE_ENTRIES,
+                 broad_cap_per_key: int | None = None) -> None:
+        """`cap_per_key`: the newest members an event reads from a blocking key;
+        `broad_cap_per_key`: from a broad one (blocking.BROAD_KINDS; None: `cap_per_key`);
+        `result_ttl_s`: how long a stored result is kept (0: forever);
         `record_cache_entries`: opened records kept in this process (0: none)."""
         self.r = client
         self.k = Keys(prefix)
         self._secret = blocking_secret
         self.cap = cap_per_key
+        self.broad_cap = min(cap_per_key, cap_per_key if broad_cap_per_key is None
+                             else broad_cap_per_key)
         self.max_candidates = max_candidates
         self._prefetch = client.register_script(PREFETCH)
         self._resolve = client.register_script(RESOLVE)
@@ -471,6 +476,13 @@ class Index:
     def block_digests(self, f: Features) -> list[str]:
         """The keyed hashes naming a record's blocking keys (blocking.block_keys)."""
         return [self.digest(m) for m in block_keys(f)]
+
+    def block_reads(self, f: Features) -> tuple[list[str], list[int]]:
+        """`block_digests`, and the newest members an event reads from each: `broad_cap`
+        from a broad key (blocking.is_broad), else `cap`."""
+        materials = block_keys(f)
+        return ([self.digest(m) for m in materials],
+                [self.broad_cap if is_broad(m) else self.cap for m in materials])
 
     def digest(self, material: str) -> str:
         """The keyed hash naming a blocking or term-frequency key (64 bits: a collision

@@ -71,7 +71,8 @@ def build_engine(settings: MatcherSettings, shared: bool = True,
                   settings.candidates_per_key, keystore or keystore_for(settings),
                   max_candidates=settings.max_candidates,
                   result_ttl_s=settings.result_ttl_hours * 3600,
-                  record_cache_entries=settings.record_cache_entries)
+                  record_cache_entries=settings.record_cache_entries,
+                  broad_cap_per_key=settings.broad_candidates_per_key)
     index.check_layout()
     store = ThresholdStore(index.r, settings.key_prefix, (upper, lower))
     return Engine(index, model, thresholds=LiveThresholds(store), shared=shared)

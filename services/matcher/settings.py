@@ -14,6 +14,9 @@ __all__ = ["RECORD_CACHE_ENTRIES", "MatcherSettings"]
 RECORD_CACHE_ENTRIES = 100_000
 
 
+BROAD_CANDIDATES_PER_KEY = 10  # measured: README, "Broad blocking keys"
+
+
 class MatcherSettings(CommonSettings):
     blocking_secret: SecretStr = Field(
         default=SecretStr(PLACEHOLDER_SECRET),
@@ -24,6 +27,11 @@ class MatcherSettings(CommonSettings):
     lower_threshold: float | None = Field(default=None, description="override the model's")
     candidates_per_key: int = Field(default=50, ge=1, le=1000,
                                     description="newest records read per blocking key")
+    broad_candidates_per_key: int = Field(
+        default=BROAD_CANDIDATES_PER_KEY, ge=1, le=1000,
+        description="newest records read per broad blocking key (a name alone, a birth date "
+                    "in a town: blocks that grow with the population); at most "
+                    "`candidates_per_key`")
     max_candidates: int = Field(
         default=40, ge=1, le=5000,
         description="records scored per event: those sharing the most of its blocking keys")

@@ -22,6 +22,7 @@ from services.matcher.index import Index
 from services.matcher.keys import Keys
 from services.matcher.model import default_model
 from signpost.synth import synthesise
+from tests.support.events import make_standardised
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -73,8 +74,10 @@ def _clusters(engine: Engine, results: list[Result]) -> set[frozenset[str]]:
     return {frozenset(g) for g in groups.values()}
 
 
-@pytest.mark.parametrize("options", [{}, {"cap_per_key": 4, "max_candidates": 5}],
-                         ids=["default-caps", "small-caps"])
+@pytest.mark.parametrize("options", [
+    {}, {"cap_per_key": 4, "max_candidates": 5},
+    {"cap_per_key": 6, "broad_cap_per_key": 1}],
+    ids=["default-caps", "small-caps", "broad-caps"])
 def test_a_batch_decides_exactly_as_one_at_a_time(redis_client: redis.Redis,
                                                   prefixes: tuple[str, str],
                                                   options: dict[str, Any]) -> None:
@@ -109,3 +112,39 @@ def test_an_event_the_engine_raises_on_is_given_back_and_the_batch_goes_on(
     assert [isinstance(r, Exception) for r in many] == [s is poison for s in stds]
     got = [r for r in many if isinstance(r, Result)]
     assert _relabelled(got) == _relabelled(expected)
+
+
+def _namesake_stream() -> list[StandardisedEvent]:
+    """A child's record, two namesakes (the same name, born elsewhen, living elsewhere), then
+    the child again with a mistyped birth date and a new address: it shares only broad keys
+    (the name alone) with the child's first record, which is the oldest member there."""
+    first = make_standardised(given="Olivia", family="Brown", dob="2015-01-01",
+                              postcode="AB1 1AA", line="1 High Street", town="Aberdeen",
+                              carer=("Jane", "Brown"), record_id="S1")
+    namesakes = [make_standardised(given="Olivia", family="Brown", dob=dob, postcode=pc,
+                                   line=line, town=town, carer=carer, record_id=rid,
+                                   agency_id="school-9", practitioner="t-9")
+                 for dob, pc, line, town, carer, rid in [
+                     ("2011-05-20", "M1 1AA", "9 Mill Lane", "Manchester", ("Ann", "Jones"), "N1"),
+                     ("2012-08-30", "L2 2BB", "3 Dock Road", "Liverpool", ("Sue", "Khan"), "N2")]]
+    again = make_standardised(given="Olivia", family="Brown", dob="2015-01-07",
+                              postcode="EH1 1AB", line="7 Castle Wynd", town="Edinburgh",
+                              carer=("Jane", "Brown"), agency_id="gp-1", agency_kind="gp",
+                              record_id="G1", practitioner="gp-1")
+    return [first, *namesakes, again]
+
+
+@pytest.mark.parametrize("broad", [50, 1])
+def test_a_broad_key_reads_its_newest_members_in_a_batch_as_alone(
+        redis_client: redis.Redis, prefixes: tuple[str, str], broad: int) -> None:
+    stds = _namesake_stream()
+    alone = _engine(redis_client, prefixes[0], broad_cap_per_key=broad)
+    one_by_one = [alone.process(std) for std in stds]
+    batched = _engine(redis_client, prefixes[1], broad_cap_per_key=broad)
+    many = batched.process_many(stds)
+    assert all(isinstance(r, Result) for r in many)
+    assert _relabelled([r for r in many if isinstance(r, Result)]) == _relabelled(one_by_one)
+    first, again = one_by_one[0].decision, one_by_one[-1].decision
+    met = again.candidate_child_id == first.child_id or again.child_id == first.child_id
+    # Read whole, the name key holds the child's first record; read 1 deep, only a namesake.
+    assert met is (broad == 50), (again.outcome, again.score)
