@@ -13,7 +13,7 @@ __all__ = ["BROAD_KINDS", "block_keys", "given_key", "is_broad", "record_key"]
 
 #: Kinds of key whose blocks grow with the population: a name alone (gf, sw: every namesake)
 #: and a birth date in a town (dt). At 60k demo records two thirds of the records scored
-#: shared only gf and sw with the event, and 4% of those scored as high as review; a record
+#: shared only gf and sw with the event, and 3.6% of those scored as high as review; a record
 #: sharing only dt, none of 541. So fewer members are read from these (`is_broad`): an event's
 #: same-child records share narrower keys too, and a record met through a broad key alone is
 #: still read while the key's block is small.

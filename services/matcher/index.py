@@ -68,7 +68,7 @@ from services.matcher.scripts import (
     RESOLVE,
     UNBLOCK,
 )
-from services.matcher.settings import RECORD_CACHE_ENTRIES
+from services.matcher.settings import BROAD_CANDIDATES_PER_KEY, RECORD_CACHE_ENTRIES
 from services.matcher.standardise import Features
 from signpost.crypto import CryptoError, KeyStore, b64, open_sealed, seal, unb64
 from signpost.errors import ConfigError
@@ -342,17 +342,16 @@ class Index:
                  cap_per_key: int, keystore: KeyStore,
                  max_candidates: int = MAX_CANDIDATES, result_ttl_s: float = RESULT_TTL_S,
                  record_cache_entries: int = RECORD_CACHE_ENTRIES,
-                 broad_cap_per_key: int | None = None) -> None:
+                 broad_cap_per_key: int = BROAD_CANDIDATES_PER_KEY) -> None:
         """`cap_per_key`: the newest members an event reads from a blocking key;
-        `broad_cap_per_key`: from a broad one (blocking.BROAD_KINDS; None: `cap_per_key`);
+        `broad_cap_per_key`: from a broad one (blocking.BROAD_KINDS), at most `cap_per_key`;
         `result_ttl_s`: how long a stored result is kept (0: forever);
         `record_cache_entries`: opened records kept in this process (0: none)."""
         self.r = client
         self.k = Keys(prefix)
         self._secret = blocking_secret
         self.cap = cap_per_key
-        self.broad_cap = min(cap_per_key, cap_per_key if broad_cap_per_key is None
-                             else broad_cap_per_key)
+        self.broad_cap = min(broad_cap_per_key, cap_per_key)
         self.max_candidates = max_candidates
         self._prefetch = client.register_script(PREFETCH)
         self._resolve = client.register_script(RESOLVE)

@@ -8,13 +8,13 @@ from pydantic import Field, SecretStr
 
 from signpost.settings import PLACEHOLDER_SECRET, CommonSettings
 
-__all__ = ["RECORD_CACHE_ENTRIES", "MatcherSettings"]
+__all__ = ["BROAD_CANDIDATES_PER_KEY", "RECORD_CACHE_ENTRIES", "MatcherSettings"]
 
 #: Opened records each matcher keeps by default: SIGNPOST_RECORD_CACHE_ENTRIES.
 RECORD_CACHE_ENTRIES = 100_000
-
-
-BROAD_CANDIDATES_PER_KEY = 10  # measured: README, "Broad blocking keys"
+#: Members read from a broad blocking key by default (README, "Broad blocking keys"):
+#: SIGNPOST_BROAD_CANDIDATES_PER_KEY.
+BROAD_CANDIDATES_PER_KEY = 10
 
 
 class MatcherSettings(CommonSettings):
