@@ -15,6 +15,7 @@ bench/results/engine.json. Not a test; not run in CI.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -67,12 +68,45 @@ def match_file_engine() -> Iterator[tuple[Engine, str]]:
             engine.index.r.close()
 
 
+class CollectorTime:
+    """The cyclic garbage collector's runs and seconds while it is installed (gc.callbacks),
+    per generation."""
+
+    def __init__(self) -> None:
+        self.runs = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.runs[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+
+    def figures(self, events: int) -> dict[str, object]:
+        return {"gc_runs_by_generation": self.runs,
+                "gc_us_per_event": round(sum(self.seconds) / events * 1e6, 1)}
+
+
 def timed(engine: Engine, stds: list[StandardisedEvent],
           tick: Callable[[int], None] = lambda i: None,
-          batch: int = BATCH) -> tuple[float, list[float]]:
+          batch: int = BATCH, collector: CollectorTime | None = None) -> tuple[float, list[float]]:
     """Process the events `batch` at a time (Engine.process_many, as match-file does; 1: one
-    by one with Engine.process); (elapsed s, per-event s: each batch's time over its events)."""
+    by one with Engine.process); (elapsed s, per-event s: each batch's time over its events).
+    `collector` counts the garbage collector's runs meanwhile."""
     latencies: list[float] = []
+    if collector is not None:
+        gc.callbacks.insert(0, collector)  # first: timed from before the other callbacks
+    try:
+        return _timed(engine, stds, tick, batch, latencies)
+    finally:
+        if collector is not None:
+            gc.callbacks.remove(collector)
+
+
+def _timed(engine: Engine, stds: list[StandardisedEvent], tick: Callable[[int], None],
+           batch: int, latencies: list[float]) -> tuple[float, list[float]]:
     started = time.perf_counter()
     for i in range(0, len(stds), batch):
         chunk = stds[i:i + batch]
@@ -86,12 +120,14 @@ def timed(engine: Engine, stds: list[StandardisedEvent],
     return time.perf_counter() - started, latencies
 
 
-def summary(elapsed: float, latencies: list[float]) -> dict[str, float]:
+def summary(elapsed: float, latencies: list[float],
+            collector: CollectorTime | None = None) -> dict[str, object]:
     q = statistics.quantiles(latencies, n=100)
     return {"events": len(latencies), "seconds": round(elapsed, 2),
             "events_per_s": round(len(latencies) / elapsed, 1),
             "us_per_event_mean": round(elapsed / len(latencies) * 1e6, 1),
-            "us_p50": round(q[49] * 1e6, 1), "us_p99": round(q[98] * 1e6, 1)}
+            "us_p50": round(q[49] * 1e6, 1), "us_p99": round(q[98] * 1e6, 1),
+            **(collector.figures(len(latencies)) if collector else {})}
 
 
 def progress(label: str, total: int) -> Callable[[int], None]:
@@ -128,12 +164,14 @@ def bench_size(size: int, measure: int, seed: int, splink: bool,
     events = demo_events(size + measure, seed)
     stds = standardised(events)
     fill, probe = stds[:size], stds[size:]
+    in_fill, measuring = CollectorTime(), CollectorTime()
     with match_file_engine() as (engine, _):
-        fill_s, fill_lat = timed(engine, fill, progress(f"fill {size}", size), batch)
-        elapsed, latencies = timed(engine, probe, batch=batch)
+        fill_s, fill_lat = timed(engine, fill, progress(f"fill {size}", size), batch, in_fill)
+        elapsed, latencies = timed(engine, probe, batch=batch, collector=measuring)
     run: dict[str, Any] = {
-        "indexed": size, "batch": batch, "fill": summary(fill_s, fill_lat) if fill else None,
-        "measured": summary(elapsed, latencies),
+        "indexed": size, "batch": batch,
+        "fill": summary(fill_s, fill_lat, in_fill) if fill else None,
+        "measured": summary(elapsed, latencies, measuring),
         "rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     if splink:
         run["splink"] = splink_batch(events)
